@@ -1,0 +1,123 @@
+/*
+ * libpartial: partial and sparse allreduce collectives over MPI.
+ *
+ * One public header. Signatures follow MPI's argument order
+ * (sendbuf, recvbuf, count, datatype, op, comm). Every function returns an
+ * lp_result_t; lp_result_string() turns a code into a message and
+ * lp_get_last_error() gives the detail of the most recent failure on the
+ * calling thread.
+ *
+ * Collective calls agree on errors: when any rank passes a bad argument,
+ * every rank returns the same non-success code, and none is left waiting.
+ */
+#ifndef LIBPARTIAL_H
+#define LIBPARTIAL_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LP_VERSION_MAJOR 0
+#define LP_VERSION_MINOR 1
+#define LP_VERSION_PATCH 0
+
+typedef enum {
+    LP_SUCCESS = 0,
+    LP_ERR_INVALID_ARGUMENT = 1, /* a bad value: negative count, NULL buffer, unknown name */
+    LP_ERR_INVALID_TYPE = 2,     /* an unsupported or inconsistent datatype */
+    LP_ERR_MISMATCH = 3,         /* ranks passed different count, size, datatype or mode */
+    LP_ERR_INDEX_OUT_OF_RANGE = 4,
+    LP_ERR_NO_MEMORY = 5,
+    LP_ERR_TIMEOUT = 6,
+    LP_ERR_CLOSED = 7,           /* the object was closed or its communicator freed */
+    LP_ERR_MPI = 8,              /* the MPI library returned an error */
+    LP_ERR_UNSUPPORTED = 9,
+    LP_ERR_INTERNAL = 10,
+    LP_NUM_RESULTS
+} lp_result_t;
+
+typedef enum {
+    LP_INT32 = 0,
+    LP_INT64 = 1,
+    LP_FLOAT32 = 2,
+    LP_FLOAT64 = 3,
+    LP_NUM_DATATYPES
+} lp_datatype_t;
+
+typedef enum {
+    LP_SUM = 0,
+    LP_PROD = 1,
+    LP_MIN = 2,
+    LP_MAX = 3,
+    LP_NUM_OPS
+} lp_op_t;
+
+/* A library communicator: a private duplicate of the user's communicator,
+ * so that library traffic never matches the user's messages. */
+typedef struct lp_comm_s *lp_comm_t;
+
+/* A nonblocking operation in flight. */
+typedef struct lp_request_s *lp_request_t;
+
+/* ---- errors ------------------------------------------------------------ */
+
+const char *lp_result_string(lp_result_t result);
+/* Detail of the last failure on this thread (which rank, which argument). */
+const char *lp_get_last_error(void);
+
+/* ---- library and MPI identity ----------------------------------------- */
+
+void lp_get_version(int *major, int *minor, int *patch);
+/* MPI_Get_library_version of the MPI this library was linked against.
+ * buf must hold MPI_MAX_LIBRARY_VERSION_STRING characters. */
+lp_result_t lp_mpi_library_version(char *buf, int buflen);
+/* Size in bytes of one element of datatype, or 0 if it is not valid. */
+int64_t lp_datatype_size(lp_datatype_t datatype);
+
+/* ---- communicators ----------------------------------------------------- */
+
+/* Collective over comm: duplicates it. */
+lp_result_t lp_comm_create(MPI_Comm comm, lp_comm_t *out);
+/* Collective: frees the duplicate. Safe after MPI_Finalize has run. */
+lp_result_t lp_comm_destroy(lp_comm_t comm);
+lp_result_t lp_comm_rank(lp_comm_t comm, int *rank);
+lp_result_t lp_comm_size(lp_comm_t comm, int *size);
+
+/* Collective error agreement. Each rank passes its local result and up to
+ * LP_AGREE_MAX_PARAMS values that must be equal on every rank. Returns the
+ * agreed result: the local failure if any rank had one (with the lowest
+ * failing rank in lp_get_last_error), LP_ERR_MISMATCH when the values
+ * differ, else LP_SUCCESS. A rank that fails before it can even read its
+ * arguments calls this with its code so that its peers do not hang. */
+#define LP_AGREE_MAX_PARAMS 8
+lp_result_t lp_comm_agree(lp_comm_t comm, lp_result_t local,
+                          const int64_t *params, int nparams);
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* Completes the request and frees it. */
+lp_result_t lp_request_wait(lp_request_t request);
+/* Advances the request; sets *done to 1 when it has completed. A completed
+ * request must still be released with lp_request_wait (which then returns
+ * at once) or lp_request_free. */
+lp_result_t lp_request_test(lp_request_t request, int *done);
+/* Waits for completion if needed, then frees. */
+lp_result_t lp_request_free(lp_request_t request);
+
+/* ---- dense allreduce (the baseline, MPI_Allreduce underneath) ---------- */
+
+/* sendbuf == recvbuf reduces in place. count may exceed INT_MAX. */
+lp_result_t lp_allreduce(const void *sendbuf, void *recvbuf, int64_t count,
+                         lp_datatype_t datatype, lp_op_t op, lp_comm_t comm);
+lp_result_t lp_iallreduce(const void *sendbuf, void *recvbuf, int64_t count,
+                          lp_datatype_t datatype, lp_op_t op, lp_comm_t comm,
+                          lp_request_t *request);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBPARTIAL_H */

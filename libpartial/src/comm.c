@@ -1,0 +1,193 @@
+/* Library communicators: the private duplicate, the registry that releases
+ * them when MPI finalizes, and the collective error agreement. */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lp_comm_s *registry_head = NULL;
+static int finalize_keyval = MPI_KEYVAL_INVALID;
+
+static void release_mpi_resources(struct lp_comm_s *comm)
+{
+    if (comm->released) return;
+    comm->released = 1;
+    MPI_Comm_free(&comm->comm);
+}
+
+/* MPI_Finalize deletes MPI_COMM_SELF's attributes first (MPI-3.1 8.7.1):
+ * the standard place to free library communicators the user never did. */
+static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+{
+    (void)self; (void)keyval; (void)value; (void)extra;
+    pthread_mutex_lock(&registry_lock);
+    for (struct lp_comm_s *c = registry_head; c != NULL; c = c->next) release_mpi_resources(c);
+    pthread_mutex_unlock(&registry_lock);
+    return MPI_SUCCESS;
+}
+
+static lp_result_t register_finalize_hook(void)
+{
+    if (finalize_keyval != MPI_KEYVAL_INVALID) return LP_SUCCESS;
+    LP_TRY_MPI(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, release_all_at_finalize,
+                                      &finalize_keyval, NULL));
+    LP_TRY_MPI(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_keyval, NULL));
+    return LP_SUCCESS;
+}
+
+static void registry_add(struct lp_comm_s *comm)
+{
+    pthread_mutex_lock(&registry_lock);
+    comm->next = registry_head;
+    if (registry_head) registry_head->prev = comm;
+    registry_head = comm;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void registry_remove(struct lp_comm_s *comm)
+{
+    pthread_mutex_lock(&registry_lock);
+    if (comm->prev) comm->prev->next = comm->next;
+    else registry_head = comm->next;
+    if (comm->next) comm->next->prev = comm->prev;
+    pthread_mutex_unlock(&registry_lock);
+}
+
+lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)
+{
+    if (out == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+    *out = NULL;
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (!initialized || finalized)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "MPI is not initialized, or already finalized");
+    if (user_comm == MPI_COMM_NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "communicator is MPI_COMM_NULL");
+    int is_inter = 0;
+    LP_TRY_MPI(MPI_Comm_test_inter(user_comm, &is_inter));
+    if (is_inter) return lp_fail(LP_ERR_UNSUPPORTED, "intercommunicators are not supported");
+
+    struct lp_comm_s *comm = calloc(1, sizeof *comm);
+    if (comm == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a communicator");
+    lp_result_t rc = lp_check_mpi(MPI_Comm_dup(user_comm, &comm->comm), "MPI_Comm_dup");
+    if (rc != LP_SUCCESS) {
+        free(comm);
+        return rc;
+    }
+    /* Errors come back as codes: the library never aborts the job. */
+    MPI_Comm_set_errhandler(comm->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(comm->comm, &comm->rank);
+    MPI_Comm_size(comm->comm, &comm->size);
+    pthread_mutex_lock(&registry_lock);
+    rc = register_finalize_hook();
+    pthread_mutex_unlock(&registry_lock);
+    if (rc != LP_SUCCESS) {
+        MPI_Comm_free(&comm->comm);
+        free(comm);
+        return rc;
+    }
+    registry_add(comm);
+    *out = comm;
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_comm_destroy(lp_comm_t comm)
+{
+    if (comm == NULL) return LP_SUCCESS;
+    registry_remove(comm);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) release_mpi_resources(comm);
+    free(comm);
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_check_comm(lp_comm_t comm)
+{
+    if (comm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "communicator is NULL");
+    if (comm->released) return lp_fail(LP_ERR_CLOSED, "communicator was released (MPI finalized)");
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_comm_rank(lp_comm_t comm, int *rank)
+{
+    LP_TRY(lp_check_comm(comm));
+    if (rank == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+    *rank = comm->rank;
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_comm_size(lp_comm_t comm, int *size)
+{
+    LP_TRY(lp_check_comm(comm));
+    if (size == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+    *size = comm->size;
+    return LP_SUCCESS;
+}
+
+int lp_comm_next_tag_base(lp_comm_t comm)
+{
+    /* MPI guarantees tags up to at least 32767; a few thousand calls in
+     * flight at once on one communicator is far beyond any real use. */
+    const uint32_t slots = 32767 / LP_TAGS_PER_OP;
+    int base = (int)(comm->op_sequence % slots) * LP_TAGS_PER_OP;
+    comm->op_sequence++;
+    return base;
+}
+
+static int64_t negate_clamped(int64_t value) { return value == INT64_MIN ? INT64_MAX : -value; }
+
+lp_result_t lp_comm_agree(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams)
+{
+    LP_TRY(lp_check_comm(comm));
+    if (nparams < 0 || nparams > LP_AGREE_MAX_PARAMS || (nparams > 0 && params == NULL)) {
+        local = lp_fail(LP_ERR_INVALID_ARGUMENT, "lp_comm_agree: %d parameters", nparams);
+        nparams = 0;
+    }
+    /* One MPI_MAX reduction carries everything: the worst result code, the
+     * lowest failing rank (as -rank), and each parameter's max and -min. */
+    enum { HEADER = 2 };
+    int64_t v[HEADER + 2 * LP_AGREE_MAX_PARAMS] = {0};
+    v[0] = (int64_t)local;
+    v[1] = local != LP_SUCCESS ? -(int64_t)comm->rank : INT64_MIN;
+    for (int i = 0; i < nparams; i++) {
+        v[HEADER + 2 * i] = params[i];
+        v[HEADER + 2 * i + 1] = negate_clamped(params[i]);
+    }
+    LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, v, HEADER + 2 * LP_AGREE_MAX_PARAMS, MPI_INT64_T,
+                             MPI_MAX, comm->comm));
+    if (v[0] != LP_SUCCESS) {
+        int failed_rank = (int)-v[1];
+        lp_result_t agreed = (lp_result_t)v[0];
+        /* The rank that failed keeps its own detail; the others learn who. */
+        if (local == LP_SUCCESS || local != agreed)
+            lp_fail(agreed, "rank %d of %d failed: %s", failed_rank, comm->size, lp_result_string(agreed));
+        return agreed;
+    }
+    for (int i = 0; i < nparams; i++) {
+        int64_t max = v[HEADER + 2 * i], min = negate_clamped(v[HEADER + 2 * i + 1]);
+        if (max != min)
+            return lp_fail(LP_ERR_MISMATCH, "argument %d differs across ranks: %lld on some, %lld on others",
+                           i, (long long)min, (long long)max);
+    }
+    return LP_SUCCESS;
+}
+
+void lp_get_version(int *major, int *minor, int *patch)
+{
+    if (major) *major = LP_VERSION_MAJOR;
+    if (minor) *minor = LP_VERSION_MINOR;
+    if (patch) *patch = LP_VERSION_PATCH;
+}
+
+lp_result_t lp_mpi_library_version(char *buf, int buflen)
+{
+    if (buf == NULL || buflen < MPI_MAX_LIBRARY_VERSION_STRING)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "buffer must hold MPI_MAX_LIBRARY_VERSION_STRING (%d) characters",
+                       MPI_MAX_LIBRARY_VERSION_STRING);
+    int length = 0;
+    LP_TRY_MPI(MPI_Get_library_version(buf, &length));
+    buf[length] = '\0';
+    return LP_SUCCESS;
+}

@@ -1,0 +1,69 @@
+/* Mapping of the library's datatypes and ops to MPI, and argument checks
+ * shared by every reduction. */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+int lp_datatype_is_valid(lp_datatype_t datatype)
+{
+    return (int)datatype >= 0 && datatype < LP_NUM_DATATYPES;
+}
+
+int lp_op_is_valid(lp_op_t op) { return (int)op >= 0 && op < LP_NUM_OPS; }
+
+int64_t lp_datatype_size(lp_datatype_t datatype)
+{
+    switch (datatype) {
+    case LP_INT32: return 4;
+    case LP_INT64: return 8;
+    case LP_FLOAT32: return 4;
+    case LP_FLOAT64: return 8;
+    default: return 0;
+    }
+}
+
+MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype)
+{
+    switch (datatype) {
+    case LP_INT32: return MPI_INT32_T;
+    case LP_INT64: return MPI_INT64_T;
+    case LP_FLOAT32: return MPI_FLOAT;
+    case LP_FLOAT64: return MPI_DOUBLE;
+    default: return MPI_DATATYPE_NULL;
+    }
+}
+
+MPI_Op lp_mpi_op(lp_op_t op)
+{
+    switch (op) {
+    case LP_SUM: return MPI_SUM;
+    case LP_PROD: return MPI_PROD;
+    case LP_MIN: return MPI_MIN;
+    case LP_MAX: return MPI_MAX;
+    default: return MPI_OP_NULL;
+    }
+}
+
+int64_t lp_max_mpi_count(void)
+{
+    const char *text = getenv("LP_MAX_MPI_COUNT");
+    if (text != NULL) {
+        long long value = atoll(text);
+        if (value > 0 && value < INT_MAX) return value;
+    }
+    return INT_MAX;
+}
+
+lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
+                                    int64_t count, lp_datatype_t datatype,
+                                    lp_op_t op)
+{
+    if (count < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "count %lld is negative", (long long)count);
+    if (!lp_datatype_is_valid(datatype))
+        return lp_fail(LP_ERR_INVALID_TYPE, "datatype %d is not a libpartial datatype", (int)datatype);
+    if (!lp_op_is_valid(op)) return lp_fail(LP_ERR_INVALID_ARGUMENT, "op %d is not a libpartial op", (int)op);
+    if (count > 0 && (sendbuf == NULL || recvbuf == NULL))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "buffer is NULL with count %lld", (long long)count);
+    return LP_SUCCESS;
+}

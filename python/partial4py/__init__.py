@@ -1,0 +1,20 @@
+"""partial4py: partial and sparse allreduce for mpi4py programs.
+
+Every collective takes an mpi4py intracommunicator (``comm=None`` means
+``MPI.COMM_WORLD``) and NumPy arrays. Errors are :class:`Error` subclasses,
+raised on every rank of the communicator.
+"""
+from .dense import allreduce, iallreduce
+from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, InternalError,
+                     InvalidArgumentError, MismatchError, MPIError, MPILibraryMismatchError,
+                     OutOfMemoryError, TimeoutError, UnsupportedError)
+from ._request import Request
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "allreduce", "iallreduce", "Request",
+    "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
+    "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",
+    "InternalError", "MPILibraryMismatchError",
+]

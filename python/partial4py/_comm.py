@@ -1,0 +1,78 @@
+"""mpi4py communicators to library communicators.
+
+Each mpi4py communicator gets one library communicator (a private
+duplicate), created collectively on first use and cached as an MPI
+attribute, so it is freed when the user frees the communicator.
+"""
+from mpi4py import MPI
+
+from ._binding import check, ffi, lib
+from .errors import MPILibraryMismatchError, code_of
+
+_keyval = None
+
+
+class _LibComm:
+    __slots__ = ("handle",)
+
+    def __init__(self, handle):
+        self.handle = handle
+
+
+def _release(comm, keyval, attribute):
+    lib.lp_comm_destroy(attribute.handle)
+    attribute.handle = ffi.NULL
+
+
+def mpi_library_versions():
+    """(libpartial's MPI, mpi4py's MPI) library version strings."""
+    buf = ffi.new("char[]", MPI.MAX_LIBRARY_VERSION_STRING + 1)
+    check(lib.lp_mpi_library_version(buf, len(buf)))
+    # Some MPIs count the terminating NUL in the length that mpi4py slices by.
+    theirs = MPI.Get_library_version().rstrip("\x00").strip()
+    return ffi.string(buf).decode(errors="replace").strip(), theirs
+
+
+def _check_same_mpi():
+    ours, theirs = mpi_library_versions()
+    if ours != theirs:
+        raise MPILibraryMismatchError(
+            "libpartial and mpi4py use different MPI libraries:\n"
+            f"  libpartial: {ours.splitlines()[0]}\n  mpi4py:     {theirs.splitlines()[0]}\n"
+            "Rebuild mpi4py against the MPI that libpartial was built with "
+            "(MPICC=... pip install --no-binary=mpi4py mpi4py).")
+
+
+def lib_comm(comm=None):
+    """The library communicator for an mpi4py intracommunicator (collective on first use)."""
+    global _keyval
+    if comm is None:
+        comm = MPI.COMM_WORLD
+    if not isinstance(comm, MPI.Intracomm):
+        raise TypeError(f"comm must be an mpi4py.MPI.Intracomm, not {type(comm).__name__}")
+    if comm == MPI.COMM_NULL:
+        raise ValueError("comm is MPI.COMM_NULL")
+    if _keyval is None:
+        _check_same_mpi()
+        _keyval = MPI.Comm.Create_keyval(delete_fn=_release)
+    cached = comm.Get_attr(_keyval)
+    if cached is None:
+        out = ffi.new("lp_comm_t *")
+        check(lib.p4p_comm_create_from_address(MPI._addressof(comm), out))
+        cached = _LibComm(out[0])
+        comm.Set_attr(_keyval, cached)
+    return cached.handle
+
+
+def agree_on(handle, prepare):
+    """Runs the local argument checks of a collective call.
+
+    If they raise on this rank, the failure is first agreed with the other
+    ranks (which are entering the same collective), so that every rank
+    raises instead of some waiting forever; then it is re-raised here.
+    """
+    try:
+        return prepare()
+    except Exception as exc:
+        lib.lp_comm_agree(handle, code_of(exc), ffi.NULL, 0)
+        raise

@@ -1,0 +1,58 @@
+"""Dense allreduce: MPI_Allreduce through the library's stack. It is the
+fallback of the sparse algorithms and the baseline of every benchmark."""
+import numpy as np
+
+from ._binding import check, ffi, lib
+from ._buffers import (as_array, datatype_of, input_pointer, op_code, output_pointer,
+                       require_contiguous, require_writable)
+from ._comm import agree_on, lib_comm
+from ._request import Request
+from .errors import DatatypeError, InvalidArgumentError
+
+
+def _prepare(sendbuf, recvbuf, op):
+    send = as_array(sendbuf, "sendbuf")
+    datatype = datatype_of(send, "sendbuf")
+    require_contiguous(send, "sendbuf")
+    if recvbuf is None:
+        recv = np.empty_like(send)
+    else:
+        recv = as_array(recvbuf, "recvbuf")
+        if recv.dtype != send.dtype:
+            raise DatatypeError(f"recvbuf has dtype {recv.dtype}, sendbuf {send.dtype}")
+        if recv.size != send.size:
+            raise InvalidArgumentError(f"recvbuf has {recv.size} elements, sendbuf {send.size}")
+        require_contiguous(recv, "recvbuf")
+        require_writable(recv, "recvbuf")
+    return send, recv, datatype, op_code(op)
+
+
+def _pointers(send, recv):
+    out = output_pointer(recv)
+    # The same memory means in place: the C core passes MPI_IN_PLACE.
+    return (out if np.shares_memory(send, recv) else input_pointer(send)), out
+
+
+def allreduce(sendbuf, recvbuf=None, op="sum", comm=None):
+    """Reduces ``sendbuf`` over every rank of ``comm`` into ``recvbuf``.
+
+    ``recvbuf=None`` allocates the result; passing ``sendbuf`` itself as
+    ``recvbuf`` reduces in place. ``op`` is 'sum', 'prod', 'min' or 'max'.
+    Returns the result array.
+    """
+    handle = lib_comm(comm)
+    send, recv, datatype, opcode = agree_on(handle, lambda: _prepare(sendbuf, recvbuf, op))
+    src, dst = _pointers(send, recv)
+    check(lib.lp_allreduce(src, dst, send.size, datatype, opcode, handle))
+    return recv
+
+
+def iallreduce(sendbuf, recvbuf=None, op="sum", comm=None):
+    """Nonblocking :func:`allreduce`: returns a :class:`Request` whose
+    ``wait()`` returns the result array."""
+    handle = lib_comm(comm)
+    send, recv, datatype, opcode = agree_on(handle, lambda: _prepare(sendbuf, recvbuf, op))
+    src, dst = _pointers(send, recv)
+    out = ffi.new("lp_request_t *")
+    check(lib.lp_iallreduce(src, dst, send.size, datatype, opcode, handle, out))
+    return Request(out[0], lambda: recv, (send, recv))

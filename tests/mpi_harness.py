@@ -1,0 +1,57 @@
+"""Launches a worker script under mpirun and collects one result per rank.
+
+Every run has a hard timeout: the launcher's whole process group is killed
+when it expires, so a hang fails the test instead of stalling the suite.
+Each rank writes its result as JSON to its own file in a directory made for
+the run (see workers/_worker.py): stdout lines of different ranks interleave.
+"""
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WORKERS = Path(__file__).parent / "workers"
+DEFAULT_TIMEOUT = float(os.environ.get("P4P_TEST_TIMEOUT", "120"))
+
+
+def mpiexec_command():
+    return shlex.split(os.environ.get("MPIEXEC", "mpiexec"))
+
+
+class MPIRunError(AssertionError):
+    pass
+
+
+def run_mpi(nprocs, worker, args=None, timeout=DEFAULT_TIMEOUT, env=None, launcher=None):
+    """Runs ``workers/<worker>.py`` on ``nprocs`` ranks; returns the per-rank
+    results ordered by rank. Raises MPIRunError on a non-zero exit, a
+    missing rank or a timeout."""
+    result_dir = tempfile.mkdtemp(prefix="p4p-results-")
+    command = (launcher or mpiexec_command()) + ["-n", str(nprocs), sys.executable,
+                                                 str(WORKERS / f"{worker}.py"), json.dumps(args or {})]
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", P4P_RESULT_DIR=result_dir, **(env or {}))
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=full_env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise MPIRunError(f"timed out after {timeout}s: {' '.join(command)}\n--- stdout\n{out[-4000:]}"
+                          f"\n--- stderr\n{err[-4000:]}") from None
+    if proc.returncode != 0:
+        raise MPIRunError(f"exit code {proc.returncode}: {' '.join(command)}\n--- stdout\n{out[-4000:]}"
+                          f"\n--- stderr\n{err[-6000:]}")
+    results = []
+    for path in sorted(Path(result_dir).glob("rank-*.json")):
+        results.append(json.loads(path.read_text()))
+        path.unlink()
+    os.rmdir(result_dir)
+    ranks = sorted(r["rank"] for r in results)
+    if ranks != list(range(nprocs)):
+        raise MPIRunError(f"expected results from ranks 0..{nprocs - 1}, got {ranks}\n{out[-4000:]}\n{err[-4000:]}")
+    return sorted(results, key=lambda r: r["rank"])
