@@ -23,7 +23,7 @@ else
   MPICC ?= mpicc
   MPIEXEC ?= mpiexec
 endif
-export MPIEXEC
+export MPIEXEC MPICC
 
 VENV := .venv-$(MPI)
 VPY := $(VENV)/bin/python
@@ -71,12 +71,15 @@ pytest: install
 
 test: ctest pytest
 
-# LeakSanitizer is told to ignore the MPI library's own allocations only.
+# LeakSanitizer is told to ignore the MPI library's own allocations only. It
+# needs the slow unwinder (MPI is built without frame pointers) and Open MPI's
+# plugins kept loaded at exit, or MPI's frames cannot be told from ours.
 sanitize: mpi
 	cmake -S . -B $(CBUILD)-asan -DLP_SANITIZE=ON -DLP_BUILD_BENCHMARKS=OFF \
 	  -DMPI_C_COMPILER=$(MPICC) -DMPIEXEC_EXECUTABLE=$$(command -v $(MPIEXEC)) >/dev/null
 	cmake --build $(CBUILD)-asan -j 2
-	cd $(CBUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	cd $(CBUILD)-asan && OMPI_MCA_mca_base_component_disable_dlclose=1 \
+	  ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/c/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 

@@ -26,8 +26,9 @@ def op_code(op):
     """Accepts 'sum', 'prod', 'min', 'max' or the matching mpi4py ``MPI.Op``."""
     if not isinstance(op, str):
         from mpi4py import MPI
-        names = {MPI.SUM: "sum", MPI.PROD: "prod", MPI.MIN: "min", MPI.MAX: "max"}
-        op = names.get(op, repr(op))
+        # MPI.Op is not hashable, so no dict lookup.
+        named = [(MPI.SUM, "sum"), (MPI.PROD, "prod"), (MPI.MIN, "min"), (MPI.MAX, "max")]
+        op = next((name for mpi_op, name in named if op == mpi_op), repr(op))
     try:
         return OPS[op.lower()]
     except KeyError:

@@ -48,10 +48,10 @@ def lib_comm(comm=None):
     global _keyval
     if comm is None:
         comm = MPI.COMM_WORLD
+    if isinstance(comm, MPI.Comm) and comm == MPI.COMM_NULL:
+        raise ValueError("comm is MPI.COMM_NULL")
     if not isinstance(comm, MPI.Intracomm):
         raise TypeError(f"comm must be an mpi4py.MPI.Intracomm, not {type(comm).__name__}")
-    if comm == MPI.COMM_NULL:
-        raise ValueError("comm is MPI.COMM_NULL")
     if _keyval is None:
         _check_same_mpi()
         _keyval = MPI.Comm.Create_keyval(delete_fn=_release)

@@ -1,0 +1,85 @@
+"""Single-process checks of the Python surface: the exception hierarchy
+matches the C result codes, argument checks, and the info command."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import partial4py
+from partial4py import errors
+from partial4py._binding import ffi, lib
+
+C_CODES = {
+    "LP_ERR_INVALID_ARGUMENT": (errors.InvalidArgumentError, ValueError),
+    "LP_ERR_INVALID_TYPE": (errors.DatatypeError, TypeError),
+    "LP_ERR_MISMATCH": (errors.MismatchError, ValueError),
+    "LP_ERR_INDEX_OUT_OF_RANGE": (errors.IndexOutOfRangeError, ValueError),
+    "LP_ERR_NO_MEMORY": (errors.OutOfMemoryError, MemoryError),
+    "LP_ERR_TIMEOUT": (errors.TimeoutError, TimeoutError),
+    "LP_ERR_CLOSED": (errors.ClosedError, partial4py.Error),
+    "LP_ERR_MPI": (errors.MPIError, partial4py.Error),
+    "LP_ERR_UNSUPPORTED": (errors.UnsupportedError, NotImplementedError),
+    "LP_ERR_INTERNAL": (errors.InternalError, partial4py.Error),
+}
+
+
+@pytest.mark.parametrize("name", sorted(C_CODES))
+def test_every_c_code_maps_to_its_exception(name):
+    cls, builtin = C_CODES[name]
+    code = getattr(lib, name)
+    assert cls.code == code
+    assert errors.error_class(code) is cls
+    assert issubclass(cls, partial4py.Error) and issubclass(cls, builtin)
+    assert ffi.string(lib.lp_result_string(code)).decode() not in ("", "unknown result code")
+
+
+def test_every_c_code_is_covered():
+    assert len(C_CODES) == lib.LP_NUM_RESULTS - 1
+
+
+def test_timeout_error_is_catchable_as_builtin():
+    with pytest.raises(TimeoutError):
+        raise partial4py.TimeoutError("x")
+
+
+def test_single_rank_allreduce_is_identity():
+    x = np.arange(10, dtype=np.float32)
+    assert np.array_equal(partial4py.allreduce(x, comm=MPI.COMM_SELF), x)
+
+
+def test_request_test_then_wait():
+    x = np.arange(5, dtype=np.int32)
+    request = partial4py.iallreduce(x, comm=MPI.COMM_SELF)
+    while not request.test():
+        pass
+    assert np.array_equal(request.wait(), x)
+    assert np.array_equal(request.wait(), x)  # idempotent
+
+
+def test_accepts_mpi4py_ops_and_buffer_protocol():
+    out = partial4py.allreduce(memoryview(np.arange(4, dtype=np.int64)), op=MPI.MAX, comm=MPI.COMM_SELF)
+    assert out.tolist() == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("comm, exc", [("world", TypeError), (MPI.COMM_NULL, ValueError)])
+def test_rejects_what_is_not_a_communicator(comm, exc):
+    with pytest.raises(exc):
+        partial4py.allreduce(np.zeros(2), comm=comm)
+
+
+def test_freed_communicator_releases_its_duplicate():
+    comm = MPI.COMM_SELF.Dup()
+    partial4py.allreduce(np.ones(3), comm=comm)
+    comm.Free()  # runs the attribute's delete callback, which frees the duplicate
+    fresh = MPI.COMM_SELF.Dup()
+    assert partial4py.allreduce(np.ones(3), comm=fresh).tolist() == [1, 1, 1]
+    fresh.Free()
+
+
+def test_info_command_reports_matching_mpi():
+    out = subprocess.run([sys.executable, "-m", "partial4py.info"], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert "mpi_library_matches_mpi4py   True" in out
+    assert "thread_level                 multiple" in out
