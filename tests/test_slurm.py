@@ -1,0 +1,80 @@
+"""The batch scripts in slurm/, run for real on a single-node Slurm that
+this module brings up (munge, slurmctld, slurmd). Skipped, with the reason,
+only where Slurm cannot be installed or started."""
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import LocalSlurm, SlurmUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+SLURM = ROOT / "slurm"
+OPEN_MPI_AS_ROOT = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+                    "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        slurm.start()
+    except SlurmUnavailable as exc:
+        slurm.stop()
+        pytest.skip(f"no Slurm: {exc}")
+    yield slurm
+    slurm.stop()
+
+
+def job_env(**extra):
+    return {"P4P_PYTHON": sys.executable, **OPEN_MPI_AS_ROOT, **extra}
+
+
+def submit_and_wait(cluster, script, tmp_path, ntasks=None, env=None, timeout=240):
+    extra = ["--chdir", str(ROOT), "--output", str(tmp_path / "job-%j.out")]
+    if ntasks:
+        extra += ["--ntasks-per-node", str(ntasks)]
+    job = cluster.sbatch(script, extra=extra, env=job_env(**(env or {})))
+    fields = cluster.wait(job, timeout=timeout)
+    output = (tmp_path / f"job-{job}.out").read_text()
+    return fields, output
+
+
+def assert_completed(fields, output):
+    assert fields["JobState"] == "COMPLETED" and fields["ExitCode"] == "0:0", \
+        f"job ended {fields['JobState']} {fields['ExitCode']}\n{output}"
+
+
+def test_multinode_template_with_srun_pmix(cluster, tmp_path):
+    fields, output = submit_and_wait(cluster, SLURM / "multinode.sbatch", tmp_path, ntasks=3)
+    assert_completed(fields, output)
+    assert "launch=srun" in output
+    match = re.search(r"allreduce of 1,000,000 int64 over (\d+) ranks: exact", output)
+    assert match and match.group(1) == "3", output
+
+
+def test_multinode_template_with_mpirun(cluster, tmp_path):
+    # The script calls plain `mpirun`: put the test's MPI launcher first on PATH under that name.
+    launcher = shutil.which(os.environ.get("MPIEXEC", "mpiexec"))
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "mpirun").symlink_to(launcher)
+    fields, output = submit_and_wait(cluster, SLURM / "multinode.sbatch", tmp_path, ntasks=2,
+                                     env={"P4P_LAUNCH": "mpirun", "PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert_completed(fields, output)
+    assert "over 2 ranks: exact" in output
+
+
+def test_a_broken_script_fails_its_test(cluster, tmp_path):
+    # The same script with a wrong path in it must end FAILED, so that the
+    # checks above would catch a script that is broken.
+    broken = tmp_path / "broken.sbatch"
+    broken.write_text((SLURM / "multinode.sbatch").read_text()
+                      .replace("examples/allreduce_demo.py", "examples/no_such_demo.py"))
+    fields, output = submit_and_wait(cluster, broken, tmp_path, ntasks=2)
+    assert fields["JobState"] == "FAILED", output
+    with pytest.raises(AssertionError):
+        assert_completed(fields, output)
