@@ -9,7 +9,7 @@ from mpi4py import MPI
 from ._binding import check, ffi, lib
 from .errors import MPILibraryMismatchError, code_of
 
-_keyval = None
+_keyval = MPI.KEYVAL_INVALID
 
 
 class _LibComm:
@@ -45,23 +45,31 @@ def _check_same_mpi():
 
 def lib_comm(comm=None):
     """The library communicator for an mpi4py intracommunicator (collective on first use)."""
-    global _keyval
     if comm is None:
         comm = MPI.COMM_WORLD
+    try:
+        cached = comm.Get_attr(_keyval)  # the hot path: one attribute lookup
+    except Exception:
+        cached = None
+    if cached is None:
+        cached = _create(comm)
+    return cached.handle
+
+
+def _create(comm):
+    global _keyval
     if isinstance(comm, MPI.Comm) and comm == MPI.COMM_NULL:
         raise ValueError("comm is MPI.COMM_NULL")
     if not isinstance(comm, MPI.Intracomm):
         raise TypeError(f"comm must be an mpi4py.MPI.Intracomm, not {type(comm).__name__}")
-    if _keyval is None:
+    if _keyval == MPI.KEYVAL_INVALID:
         _check_same_mpi()
         _keyval = MPI.Comm.Create_keyval(delete_fn=_release)
-    cached = comm.Get_attr(_keyval)
-    if cached is None:
-        out = ffi.new("lp_comm_t *")
-        check(lib.p4p_comm_create_from_address(MPI._addressof(comm), out))
-        cached = _LibComm(out[0])
-        comm.Set_attr(_keyval, cached)
-    return cached.handle
+    out = ffi.new("lp_comm_t *")
+    check(lib.p4p_comm_create_from_address(MPI._addressof(comm), out))
+    cached = _LibComm(out[0])
+    comm.Set_attr(_keyval, cached)
+    return cached
 
 
 def agree_on(handle, prepare):

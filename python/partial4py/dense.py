@@ -28,9 +28,8 @@ def _prepare(sendbuf, recvbuf, op):
 
 
 def _pointers(send, recv):
-    out = output_pointer(recv)
-    # The same memory means in place: the C core passes MPI_IN_PLACE.
-    return (out if np.shares_memory(send, recv) else input_pointer(send)), out
+    # Equal pointers mean in place: the C core then passes MPI_IN_PLACE.
+    return input_pointer(send), output_pointer(recv)
 
 
 def allreduce(sendbuf, recvbuf=None, op="sum", comm=None):

@@ -1,0 +1,66 @@
+"""Top-k gradient sparsification with error feedback.
+
+Each step sends only the k entries of largest magnitude of
+``residual + gradient``; what was not sent stays in the residual and is
+added back at the next step, so no part of any gradient is ever dropped,
+only delayed. The output feeds :func:`partial4py.sparse_allreduce`.
+
+Works on NumPy arrays, and on CuPy arrays (on the GPU) where CuPy is
+installed: the array module is taken from the gradient.
+"""
+import numpy as np
+
+from .errors import DatatypeError, InvalidArgumentError
+
+
+def array_module(array):
+    """numpy, or cupy for a CuPy array."""
+    if type(array).__module__.startswith("cupy"):
+        import cupy
+        return cupy
+    return np
+
+
+class TopKCompressor:
+    """Keeps the residual of one flat gradient of ``size`` elements.
+
+    ``density`` (fraction of entries sent per step) or ``k`` chooses how many
+    entries :meth:`compress` returns. Indices are int64, sorted ascending.
+    """
+
+    def __init__(self, size, density=0.01, k=None, dtype=np.float32):
+        if size < 1:
+            raise InvalidArgumentError(f"size must be positive, got {size}")
+        if k is None:
+            if not 0 < density <= 1:
+                raise InvalidArgumentError(f"density must be in (0, 1], got {density}")
+            k = max(1, int(round(size * density)))
+        if not 1 <= k <= size:
+            raise InvalidArgumentError(f"k must be in 1..{size}, got {k}")
+        self.size, self.k, self.dtype = size, int(k), np.dtype(dtype)
+        self.residual = None  # allocated on the gradient's device at the first step
+
+    def compress(self, gradient):
+        """Returns (indices, values) to send for this step's gradient."""
+        xp = array_module(gradient)
+        flat = gradient.reshape(-1)
+        if flat.size != self.size:
+            raise InvalidArgumentError(f"gradient has {flat.size} elements, compressor {self.size}")
+        if flat.dtype != self.dtype:
+            raise DatatypeError(f"gradient has dtype {flat.dtype}, compressor {self.dtype}")
+        if self.residual is None:
+            self.residual = xp.zeros(self.size, self.dtype)
+        accumulated = self.residual
+        accumulated += flat
+        if self.k == self.size:
+            indices = xp.arange(self.size, dtype=xp.int64)
+        else:
+            indices = xp.argpartition(xp.abs(accumulated), self.size - self.k)[self.size - self.k:]
+            indices = xp.sort(indices).astype(xp.int64)
+        values = accumulated[indices]
+        accumulated[indices] = 0  # sent: no longer owed
+        return indices, values
+
+    def reset(self):
+        """Forgets the residual (e.g. after loading a checkpoint)."""
+        self.residual = None
