@@ -49,7 +49,7 @@ mpi:
 $(VENV)/.ready: | mpi
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q numpy cffi scikit-build-core pytest hypothesis
+	$(VPY) -m pip install -q numpy cffi scikit-build-core pytest hypothesis scikit-learn matplotlib
 	@ls $(WHEELS)/mpi4py-*.whl >/dev/null 2>&1 || { echo "== building mpi4py against $(MPICC)"; \
 	  MPICC=$(MPICC) $(VPY) -m pip wheel -q --no-cache-dir --no-deps --no-binary=mpi4py -w $(WHEELS) 'mpi4py>=4.0'; }
 	$(VPY) -m pip install -q $(WHEELS)/mpi4py-*.whl

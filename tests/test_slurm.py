@@ -71,6 +71,29 @@ def test_multinode_template_with_mpirun(cluster, tmp_path):
     assert "over 2 ranks: exact" in output
 
 
+def data_rows(output):
+    """OSU data rows: lines that are not headers and start with a size."""
+    return [line.split() for line in output.splitlines() if line and line[0].isdigit()]
+
+
+def test_benchmark_suite(cluster, tmp_path):
+    build = ROOT / "build" / f"c-{os.environ.get('MPI', 'openmpi')}" / "bench"
+    if not (build / "osu_allreduce_baseline").exists():
+        pytest.skip(f"C benchmarks not built in {build} (make ctest builds them)")
+    fields, output = submit_and_wait(cluster, SLURM / "bench.sbatch", tmp_path, ntasks=2,
+                                     env={"P4P_BENCH_DIR": str(build), "P4P_MAX_BYTES": "4096",
+                                          "P4P_ITERATIONS": "20"})
+    assert_completed(fields, output)
+    rows = data_rows(output)
+    assert len(rows) >= 2 * 11, output  # 4..4096 bytes: 11 sizes per benchmark
+    assert all(row[-1] == "Pass" for row in rows), output
+    for name in ("osu_allreduce_baseline", "python -m partial4py.bench allreduce"):
+        assert f"## {name}" in output
+    job = fields["JobId"]
+    assert (ROOT / f"bench-results-{job}" / "allreduce.json").exists()
+    shutil.rmtree(ROOT / f"bench-results-{job}")
+
+
 def test_a_broken_script_fails_its_test(cluster, tmp_path):
     # The same script with a wrong path in it must end FAILED, so that the
     # checks above would catch a script that is broken.

@@ -25,10 +25,11 @@ class TopKCompressor:
     """Keeps the residual of one flat gradient of ``size`` elements.
 
     ``density`` (fraction of entries sent per step) or ``k`` chooses how many
-    entries :meth:`compress` returns. Indices are int64, sorted ascending.
+    entries :meth:`compress` returns. Indices are sorted ascending, of
+    ``index_dtype`` (int32 halves their bytes when size < 2**31).
     """
 
-    def __init__(self, size, density=0.01, k=None, dtype=np.float32):
+    def __init__(self, size, density=0.01, k=None, dtype=np.float32, index_dtype=np.int64):
         if size < 1:
             raise InvalidArgumentError(f"size must be positive, got {size}")
         if k is None:
@@ -37,6 +38,11 @@ class TopKCompressor:
             k = max(1, int(round(size * density)))
         if not 1 <= k <= size:
             raise InvalidArgumentError(f"k must be in 1..{size}, got {k}")
+        self.index_dtype = np.dtype(index_dtype)
+        if self.index_dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
+            raise DatatypeError(f"index_dtype must be int32 or int64, not {self.index_dtype}")
+        if self.index_dtype == np.int32 and size > np.iinfo(np.int32).max:
+            raise InvalidArgumentError(f"size {size} needs int64 indices")
         self.size, self.k, self.dtype = size, int(k), np.dtype(dtype)
         self.residual = None  # allocated on the gradient's device at the first step
 
@@ -53,10 +59,10 @@ class TopKCompressor:
         accumulated = self.residual
         accumulated += flat
         if self.k == self.size:
-            indices = xp.arange(self.size, dtype=xp.int64)
+            indices = xp.arange(self.size, dtype=self.index_dtype)
         else:
             indices = xp.argpartition(xp.abs(accumulated), self.size - self.k)[self.size - self.k:]
-            indices = xp.sort(indices).astype(xp.int64)
+            indices = xp.sort(indices).astype(self.index_dtype)
         values = accumulated[indices]
         accumulated[indices] = 0  # sent: no longer owed
         return indices, values
