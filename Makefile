@@ -30,6 +30,7 @@ VPY := $(VENV)/bin/python
 CBUILD := build/c-$(MPI)
 WHEELS := .cache/wheels-$(MPI)
 NP ?= 4
+TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
 .PHONY: all mpi venv install ctest pytest test sanitize demo clean
@@ -53,6 +54,8 @@ $(VENV)/.ready: | mpi
 	@ls $(WHEELS)/mpi4py-*.whl >/dev/null 2>&1 || { echo "== building mpi4py against $(MPICC)"; \
 	  MPICC=$(MPICC) $(VPY) -m pip wheel -q --no-cache-dir --no-deps --no-binary=mpi4py -w $(WHEELS) 'mpi4py>=4.0'; }
 	$(VPY) -m pip install -q $(WHEELS)/mpi4py-*.whl
+	@# The optional torch extra: the CPU build. Its tests skip where it cannot be had.
+	$(VPY) -m pip install -q $(TORCH) || echo "== $(TORCH) could not be installed: the torch tests will skip"
 	touch $@
 
 venv: $(VENV)/.ready
