@@ -9,6 +9,9 @@ from ._osu import add_osu_options
 
 BENCHMARKS = {
     "allreduce": "dense",
+    "sparse": "sparse",
+    "regret": "regret",
+    "partial": "partial",
 }
 
 

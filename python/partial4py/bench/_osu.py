@@ -79,6 +79,11 @@ class Report:
                 header += f"{'Validation':>12}"
             print(header, flush=True)
 
+    def note(self, text):
+        """A '# ' line between blocks of rows (OSU parsers skip it)."""
+        if self.comm.Get_rank() == 0:
+            print(f"# {text}", flush=True)
+
     def row(self, size, timing, extra=(), valid=True, **fields):
         valid = self.comm.allreduce(bool(valid), MPI.LAND)
         avg, low, high = timing

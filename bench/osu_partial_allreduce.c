@@ -1,0 +1,188 @@
+/* Partial allreduce under emulated compute and load imbalance, against
+ * MPI_Allreduce running the same loop in the same run, OSU style.
+ *
+ * Every round each rank "computes" for -t microseconds (a sleep, which
+ * leaves the core to the progress thread, as a GPU kernel would), and the
+ * ranks chosen by the imbalance spec sleep -e microseconds more:
+ *   -I random:K   K ranks per round, drawn from a seed shared by all ranks
+ *                 (the eager-SGD paper's injection);
+ *   -I fixed:R    rank R every round.
+ * Avg Latency is the time per round. The analytic limit is the time per
+ * round of a rank that never waits for others: t + e * (stragglers / P).
+ * With -c, conservation is checked: the sum of every round's result plus
+ * the final flush equals the sum of every contribution made. */
+#define _POSIX_C_SOURCE 200809L
+#include "osu.h"
+
+#include <libpartial.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct partial_options {
+    lp_partial_mode_t mode;
+    int quorum, max_staleness;
+    double compute_us, extra_us;
+    int random_stragglers; /* K for random:K, or 0 */
+    int fixed_straggler;   /* R for fixed:R, or -1 */
+    uint64_t seed;
+};
+
+static int accept_option(int option, const char *argument, void *context)
+{
+    struct partial_options *o = context;
+    switch (option) {
+    case 'M':
+        if (strcmp(argument, "solo") == 0) o->mode = LP_PARTIAL_SOLO;
+        else if (strcmp(argument, "majority") == 0) o->mode = LP_PARTIAL_MAJORITY;
+        else if (strcmp(argument, "sync") == 0) o->mode = LP_PARTIAL_SYNC;
+        else if ((o->quorum = atoi(argument)) > 0) o->mode = LP_PARTIAL_QUORUM;
+        else return -1;
+        return 0;
+    case 't': o->compute_us = atof(argument); return o->compute_us >= 0 ? 0 : -1;
+    case 'e': o->extra_us = atof(argument); return o->extra_us >= 0 ? 0 : -1;
+    case 'I':
+        if (strncmp(argument, "random:", 7) == 0) {
+            o->random_stragglers = atoi(argument + 7), o->fixed_straggler = -1;
+            return o->random_stragglers >= 0 ? 0 : -1;
+        }
+        if (strncmp(argument, "fixed:", 6) == 0) {
+            o->fixed_straggler = atoi(argument + 6), o->random_stragglers = 0;
+            return o->fixed_straggler >= 0 ? 0 : -1;
+        }
+        return -1;
+    case 'S': o->seed = strtoull(argument, NULL, 10); return 0;
+    case 'w': o->max_staleness = atoi(argument); return 0;
+    default: return -1;
+    }
+}
+
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Is rank a straggler in this round? Every rank computes the same answer. */
+static int is_straggler(const struct partial_options *o, int rank, int size, uint64_t round)
+{
+    if (o->fixed_straggler >= 0) return rank == o->fixed_straggler % size;
+    /* The first K of a seeded permutation's order: rank's key among all keys. */
+    uint64_t key = mix(o->seed ^ (round * 0x9E3779B97F4A7C15ull) ^ (uint64_t)rank);
+    int smaller = 0;
+    for (int r = 0; r < size; r++) {
+        uint64_t other = mix(o->seed ^ (round * 0x9E3779B97F4A7C15ull) ^ (uint64_t)r);
+        smaller += other < key || (other == key && r < rank);
+    }
+    return smaller < o->random_stragglers;
+}
+
+static void sleep_us(double us)
+{
+    if (us <= 0) return;
+    struct timespec t = {(time_t)(us / 1e6), (long)((us - (double)(time_t)(us / 1e6) * 1e6) * 1e3)};
+    nanosleep(&t, NULL);
+}
+
+struct round_run {
+    const struct partial_options *options;
+    int rank, size;
+    uint64_t round;
+    int64_t count;
+    int64_t *send, *recv;
+    lp_partial_t partial; /* NULL: the MPI_Allreduce baseline */
+    int64_t result_sum, contributed_sum;
+    lp_result_t status;
+};
+
+static void run_round(void *context)
+{
+    struct round_run *run = context;
+    sleep_us(run->options->compute_us +
+             (is_straggler(run->options, run->rank, run->size, run->round) ? run->options->extra_us : 0));
+    run->round++;
+    if (run->partial == NULL) {
+        MPI_Allreduce(run->send, run->recv, (int)run->count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        return;
+    }
+    lp_result_t rc = lp_partial_allreduce(run->partial, run->send, run->recv, NULL);
+    if (rc != LP_SUCCESS) run->status = rc;
+    run->result_sum += run->recv[0];
+    run->contributed_sum += run->send[0];
+}
+
+int main(int argc, char **argv)
+{
+    int provided;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
+    struct partial_options partial = {.mode = LP_PARTIAL_SOLO, .max_staleness = -1, .random_stragglers = 1,
+                                      .fixed_straggler = -1, .seed = 1};
+    struct osu_extra extra = {"M:t:e:I:S:w:",
+                              " [-M solo|majority|sync|K] [-t compute_us] [-e extra_us] [-I random:K|fixed:R]"
+                              " [-S seed] [-w max_staleness]",
+                              accept_option, &partial};
+    struct osu_options options;
+    if (osu_parse(argc, argv, &options, &extra)) {
+        MPI_Finalize();
+        return 1;
+    }
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    lp_comm_t comm;
+    if (lp_comm_create(MPI_COMM_WORLD, &comm) != LP_SUCCESS) {
+        fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
+        MPI_Finalize();
+        return 1;
+    }
+    const char *mode_names[] = {"solo", "majority", "sync", "quorum"};
+    double stragglers = partial.fixed_straggler >= 0 ? 1 : partial.random_stragglers;
+    double limit_us = partial.compute_us + partial.extra_us * stragglers / size;
+    char note[200], limit[96];
+    snprintf(note, sizeof note, "Mode: %s%s, compute %.0f us/round, +%.0f us for %s%d rank(s), int64 sum",
+             mode_names[partial.mode], partial.mode == LP_PARTIAL_QUORUM ? " (k given)" : "", partial.compute_us,
+             partial.extra_us, partial.fixed_straggler >= 0 ? "fixed " : "random ",
+             partial.fixed_straggler >= 0 ? partial.fixed_straggler : partial.random_stragglers);
+    snprintf(limit, sizeof limit, "Analytic limit (no waiting): %.2f us/round; Speedup = MPI_Allreduce / ours",
+             limit_us);
+    const char *notes[] = {note, limit, "Baseline: MPI_Allreduce with the same compute and imbalance, same run"};
+    osu_print_header("OSU-style Partial Allreduce Round-Time Test (libpartial)", notes, 3, &options,
+                     "  MPI_Allreduce(us)     Speedup  Efficiency");
+
+    size_t max_count = options.max_size / sizeof(int64_t) + 1;
+    int64_t *send = malloc(sizeof(int64_t) * max_count), *recv = malloc(sizeof(int64_t) * max_count);
+    for (size_t bytes = options.min_size; bytes <= options.max_size; bytes *= 2) {
+        int64_t count = (int64_t)(bytes / sizeof(int64_t));
+        if (count < 1) continue;
+        for (int64_t i = 0; i < count; i++) send[i] = rank + 1 + i % 3;
+        lp_partial_t object;
+        if (lp_partial_create(count, LP_INT64, LP_SUM, partial.mode, partial.quorum, partial.max_staleness,
+                              60.0, comm, &object) != LP_SUCCESS) {
+            if (rank == 0) fprintf(stderr, "lp_partial_create: %s\n", lp_get_last_error());
+            break;
+        }
+        struct round_run run = {&partial, rank, size, 0, count, send, recv, object, 0, 0, LP_SUCCESS};
+        struct osu_timing timing = osu_time(run_round, &run, &options, MPI_COMM_WORLD);
+        lp_partial_info_t info;
+        if (lp_partial_flush(object, recv, &info) != LP_SUCCESS) run.status = LP_ERR_INTERNAL;
+        int64_t totals[2] = {run.result_sum + recv[0], run.contributed_sum}, all[2];
+        /* Every rank saw the same results; contributions are summed over ranks. */
+        MPI_Allreduce(&totals[1], &all[1], 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        int valid = run.status == LP_SUCCESS && totals[0] == all[1];
+        lp_partial_destroy(object);
+
+        struct round_run baseline = {&partial, rank, size, 0, count, send, recv, NULL, 0, 0, LP_SUCCESS};
+        struct osu_timing dense = osu_time(run_round, &baseline, &options, MPI_COMM_WORLD);
+        char columns[80];
+        snprintf(columns, sizeof columns, "%19.2f%12.2f%12.2f", dense.avg_us, dense.avg_us / timing.avg_us,
+                 limit_us > 0 ? limit_us / timing.avg_us : 0.0);
+        osu_print_row(bytes, timing, &options, columns, osu_all(valid, MPI_COMM_WORLD));
+    }
+    free(send);
+    free(recv);
+    lp_comm_destroy(comm);
+    MPI_Finalize();
+    return 0;
+}
