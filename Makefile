@@ -1,7 +1,7 @@
 # One entry point for users and CI.
 #   make test            build against Open MPI (installed from Debian if absent), run every test
 #   make test MPI=mpich  the same against MPICH
-#   make demo            build, then run the demo under mpirun
+#   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 # A site MPI: make test MPICC=/path/to/mpicc MPIEXEC=/path/to/mpiexec
 MPI ?= openmpi
@@ -87,7 +87,7 @@ sanitize: mpi
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
 
 demo: install
-	$(MPIEXEC) -n $(NP) $(VPY) examples/allreduce_demo.py
+	$(MPIEXEC) -n $(NP) $(VPY) -m partial4py.demo eager $(DEMO_ARGS)
 
 clean:
 	rm -rf build .venv-* .cache

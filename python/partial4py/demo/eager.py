@@ -46,15 +46,31 @@ class _Averager:
         self.partial = None if mode == "sync" else partial4py.PartialAllreduce(
             count, dtype=np.float32, comm=comm, mode=mode, max_staleness=max_staleness, timeout=120)
         self.out = np.empty(count, np.float32)
-        self.staleness = []
+        self.computed_at, self.returned_at = [], []  # per step, on this machine's monotonic clock
 
-    def average(self, gradient):
+    def average(self, gradient, computed_at):
+        self.computed_at.append(computed_at)
         if self.partial is None:
             partial4py.allreduce(gradient, self.out, comm=self.comm)
-            return self.out / self.comm.Get_size()
-        info = self.partial.allreduce(gradient, self.out)
-        self.staleness.append(info.staleness)
-        return self.out / info.contributions if info.contributions else None
+            update = self.out / self.comm.Get_size()
+        else:
+            info = self.partial.allreduce(gradient, self.out)
+            update = self.out / info.contributions if info.contributions else None
+        self.returned_at.append(time.monotonic())
+        return update
+
+    def mean_staleness(self):
+        """How many updates behind the freshest model each gradient was computed.
+
+        Round r fired when its result first reached any rank. A gradient of
+        step k, computed when F rounds had fired, was computed on a model
+        that had applied k of them: it is F - k updates stale."""
+        returned = np.array(self.comm.allgather(self.returned_at))
+        fired_at = np.sort(returned.min(axis=0))
+        computed = np.array(self.computed_at)
+        lag = np.searchsorted(fired_at, computed, side="right") - np.arange(len(computed))
+        lag = np.clip(lag, 0, None)
+        return self.comm.allreduce(float(lag.sum())) / self.comm.allreduce(len(lag))
 
     def drain(self):
         """End of epoch: the partial modes flush what is still pending."""
@@ -81,9 +97,10 @@ def train(mode, args, comm):
     for epoch in range(args.epochs):
         for _, (xb, yb) in zip(range(steps_per_epoch), batches(x, y, args.batch, epoch, args.seed)):
             gradient = model.gradient(xb, yb)
+            computed_at = time.monotonic()
             stragglers = np.random.default_rng([args.seed, step]).choice(size, args.stragglers, replace=False)
             time.sleep((args.compute_ms + (args.extra_ms if rank in stragglers else 0.0)) / 1000)
-            update = averager.average(gradient)
+            update = averager.average(gradient, computed_at)
             if update is not None:
                 model.params -= args.lr * update
             step += 1
@@ -95,8 +112,7 @@ def train(mode, args, comm):
     wall = time.perf_counter() - start
     averager.close()
     digest = comm.allgather(hashlib.sha256(model.params.tobytes()).hexdigest())
-    staleness = comm.allreduce(sum(averager.staleness), op=MPI.SUM) / max(
-        1, comm.allreduce(len(averager.staleness), op=MPI.SUM))
+    staleness = averager.mean_staleness()
     return {"mode": mode, "wall_s": wall, "steps": step, "steps_per_s": step / wall,
             "accuracy": curve[-1][1], "staleness": staleness, "curve": curve,
             "replicas_identical": len(set(digest)) == 1}
