@@ -62,6 +62,31 @@ int osu_parse(int argc, char **argv, struct osu_options *options, const struct o
     return 0;
 }
 
+int osu_start(int *argc, char ***argv, struct osu_options *options, const struct osu_extra *extra,
+              struct osu_context *context)
+{
+    int provided;
+    MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    MPI_Comm_rank(MPI_COMM_WORLD, &context->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &context->size);
+    if (osu_parse(*argc, *argv, options, extra) != 0) {
+        MPI_Finalize();
+        return 1;
+    }
+    if (lp_comm_create(MPI_COMM_WORLD, &context->comm) != LP_SUCCESS) {
+        fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
+        MPI_Finalize();
+        return 1;
+    }
+    return 0;
+}
+
+void osu_finish(struct osu_context *context)
+{
+    lp_comm_destroy(context->comm);
+    MPI_Finalize();
+}
+
 void osu_print_header(const char *title, const char *const *notes, int nnotes,
                       const struct osu_options *options, const char *extra_columns)
 {

@@ -5,6 +5,7 @@
 #ifndef LP_BENCH_OSU_H
 #define LP_BENCH_OSU_H
 
+#include <libpartial.h>
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +29,19 @@ struct osu_extra {
 /* Parses argv; prints usage or an error on rank 0 and returns non-zero
  * (the caller exits) on -h or a bad option. */
 int osu_parse(int argc, char **argv, struct osu_options *options, const struct osu_extra *extra);
+
+struct osu_context {
+    int rank, size;
+    lp_comm_t comm; /* the library communicator over MPI_COMM_WORLD */
+};
+
+/* MPI_Init_thread (MPI_THREAD_MULTIPLE), the options, and the library
+ * communicator. Returns non-zero, with MPI already finalized, when the
+ * program should exit instead (-h, a bad option, a failure). */
+int osu_start(int *argc, char ***argv, struct osu_options *options, const struct osu_extra *extra,
+              struct osu_context *context);
+/* Frees the library communicator and finalizes MPI. */
+void osu_finish(struct osu_context *context);
 
 /* Rank 0 prints "# <title>", any extra "# ..." lines, and the column header;
  * extra_columns (may be NULL) are appended after OSU's columns. */

@@ -40,22 +40,11 @@ static int check_sum(const float *recv, int count, int size)
 
 int main(int argc, char **argv)
 {
-    int provided;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     struct osu_options options;
-    if (osu_parse(argc, argv, &options, NULL)) {
-        MPI_Finalize();
-        return 1;
-    }
-    int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    lp_comm_t comm;
-    if (lp_comm_create(MPI_COMM_WORLD, &comm) != LP_SUCCESS) {
-        fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
-        MPI_Finalize();
-        return 1;
-    }
+    struct osu_context context;
+    if (osu_start(&argc, &argv, &options, NULL, &context)) return 1;
+    const int rank = context.rank, size = context.size;
+    const lp_comm_t comm = context.comm;
     osu_print_header("OSU MPI Allreduce Latency Test (libpartial baseline, MPI_FLOAT, MPI_SUM)", NULL, 0,
                      &options, "   lp_allreduce(us)");
     size_t max_count = options.max_size / sizeof(float);
@@ -75,7 +64,6 @@ int main(int argc, char **argv)
     }
     free(send);
     free(recv);
-    lp_comm_destroy(comm);
-    MPI_Finalize();
+    osu_finish(&context);
     return 0;
 }

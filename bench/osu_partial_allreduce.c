@@ -115,8 +115,6 @@ static void run_round(void *context)
 
 int main(int argc, char **argv)
 {
-    int provided;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     struct partial_options partial = {.mode = LP_PARTIAL_SOLO, .max_staleness = -1, .random_stragglers = 1,
                                       .fixed_straggler = -1, .seed = 1};
     struct osu_extra extra = {"M:t:e:I:S:w:",
@@ -124,19 +122,10 @@ int main(int argc, char **argv)
                               " [-S seed] [-w max_staleness]",
                               accept_option, &partial};
     struct osu_options options;
-    if (osu_parse(argc, argv, &options, &extra)) {
-        MPI_Finalize();
-        return 1;
-    }
-    int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    lp_comm_t comm;
-    if (lp_comm_create(MPI_COMM_WORLD, &comm) != LP_SUCCESS) {
-        fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
-        MPI_Finalize();
-        return 1;
-    }
+    struct osu_context context;
+    if (osu_start(&argc, &argv, &options, &extra, &context)) return 1;
+    const int rank = context.rank, size = context.size;
+    const lp_comm_t comm = context.comm;
     const char *mode_names[] = {"solo", "majority", "sync", "quorum"};
     double stragglers = partial.fixed_straggler >= 0 ? 1 : partial.random_stragglers;
     double limit_us = partial.compute_us + partial.extra_us * stragglers / size;
@@ -182,7 +171,6 @@ int main(int argc, char **argv)
     }
     free(send);
     free(recv);
-    lp_comm_destroy(comm);
-    MPI_Finalize();
+    osu_finish(&context);
     return 0;
 }

@@ -95,25 +95,14 @@ static int validate(struct sparse_run *run, int size, int32_t *indices, float *v
 
 int main(int argc, char **argv)
 {
-    int provided;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
     struct sparse_options sparse = {.density = 0.01, .algorithm = LP_SPARSE_AUTO, .seed = 1};
     struct osu_extra extra = {"s:a:D:S:", " [-s density] [-a algorithm|auto] [-D uniform|clustered] [-S seed]",
                               accept_option, &sparse};
     struct osu_options options;
-    if (osu_parse(argc, argv, &options, &extra)) {
-        MPI_Finalize();
-        return 1;
-    }
-    int rank, size;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    lp_comm_t comm;
-    if (lp_comm_create(MPI_COMM_WORLD, &comm) != LP_SUCCESS) {
-        fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
-        MPI_Finalize();
-        return 1;
-    }
+    struct osu_context context;
+    if (osu_start(&argc, &argv, &options, &extra, &context)) return 1;
+    const int rank = context.rank, size = context.size;
+    const lp_comm_t comm = context.comm;
     char note[160];
     snprintf(note, sizeof note, "Algorithm: %s, density %g per rank, %s indices, float32 values, int32 indices",
              lp_sparse_algorithm_name(sparse.algorithm), sparse.density, sparse.clustered ? "clustered" : "uniform");
@@ -148,7 +137,6 @@ int main(int argc, char **argv)
     }
     free(indices); free(check_indices); free(values); free(check_values);
     free(dense_send); free(dense_recv); free(expected);
-    lp_comm_destroy(comm);
-    MPI_Finalize();
+    osu_finish(&context);
     return 0;
 }
