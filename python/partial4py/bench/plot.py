@@ -38,6 +38,12 @@ def _save(fig, ax, path):
     return path
 
 
+def _draw_series(ax, series, label):
+    """One line per key of series (key -> [(x, y), ...]), in x order."""
+    for key, points in sorted(series.items()):
+        ax.plot(*zip(*sorted(points)), marker="o", markersize=3, label=label(key))
+
+
 def latency(results, out):
     files = [r for r in results if r["rows"] and "size" in r["rows"][0] and "density" not in r["rows"][0]
              and "imbalance_ms" not in r["rows"][0]]
@@ -65,9 +71,7 @@ def sparse_speedup(results, out):
     series = defaultdict(list)
     for row in rows:
         series[(row["algorithm"], row["size"])].append((100 * row["density"], row["speedup"]))
-    for (algorithm, size), points in sorted(series.items()):
-        points.sort()
-        ax.plot(*zip(*points), marker="o", markersize=3, label=f"{algorithm} ({size} B)")
+    _draw_series(ax, series, lambda key: f"{key[0]} ({key[1]} B)")
     ax.axhline(1.0, color="black", linewidth=0.8)
     return _save(fig, ax, os.path.join(out, "sparse_speedup.png"))
 
@@ -81,9 +85,7 @@ def partial_throughput(results, out):
     series = defaultdict(list)
     for row in rows:
         series[row["mode"]].append((row["imbalance_ms"], row["throughput"]))
-    for mode, points in sorted(series.items()):
-        points.sort()
-        ax.plot(*zip(*points), marker="o", markersize=3, label=mode)
+    _draw_series(ax, series, str)
     return _save(fig, ax, os.path.join(out, "partial_throughput.png"))
 
 
