@@ -16,9 +16,9 @@ struct cost_constants {
     double alpha, beta, gamma, delta;
 };
 
-/* Defaults measured on a shared-memory node; LP_SPARSE_COST_MODEL names a
+/* Defaults measured on a shared-memory node (Open MPI 4.1, x86-64); LP_SPARSE_COST_MODEL names a
  * JSON file written by `python -m partial4py.calibrate` that replaces them. */
-static struct cost_constants constants = {2.0e-6, 2.5e-10, 4.0e-9, 1.5e-10};
+static struct cost_constants constants = {2.0e-6, 1.5e-10, 1.5e-9, 1.0e-10};
 static pthread_once_t constants_once = PTHREAD_ONCE_INIT;
 
 static void read_constant(const char *json, const char *key, double *value)

@@ -65,7 +65,7 @@ def main(argv=None):
         if "alpha" not in constants:
             print("one rank only: alpha and beta keep their defaults (run with mpirun -n 2)", file=sys.stderr)
         record = dict(constants, nprocs=comm.Get_size(),
-                      mpi=MPI.Get_library_version().splitlines()[0].strip())
+                      mpi=MPI.Get_library_version().rstrip("\x00").splitlines()[0].strip())
         with open(options.output, "w") as f:
             json.dump(record, f, indent=2)
         print(json.dumps(record, indent=2))
