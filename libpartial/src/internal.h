@@ -82,7 +82,9 @@ lp_result_t lp_testall(MPI_Request *requests, int64_t n, int *done);
 /* ---- sparse ---- */
 
 /* A sparse vector: nnz sorted unique indices and their values. storage is
- * what to free (one block: indices, then values); NULL for a view. */
+ * what to free (one block: indices, then values); NULL for a view. Functions
+ * that write a vector through an out pointer free what it held first, so an
+ * out vector must be zeroed or valid. */
 struct lp_sparse_vec {
     int64_t nnz;
     int64_t *indices;

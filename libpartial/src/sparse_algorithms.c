@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { TAG_HEADER = 0, TAG_INDICES = 1, TAG_VALUES = 2 };
 enum { PAYLOAD_SPARSE = 0, PAYLOAD_DENSE = 1 };
@@ -531,8 +532,13 @@ lp_result_t lp_sparse_op_create(lp_comm_t comm, lp_sparse_algorithm_t algorithm,
 lp_result_t lp_sparse_op_reserve_dense(struct lp_sparse_op *op)
 {
     if (op->dense != NULL) return LP_SUCCESS;
-    if (op->size > INT64_MAX / op->value_bytes || (uint64_t)(op->size * op->value_bytes) > SIZE_MAX)
-        return lp_fail(LP_ERR_NO_MEMORY, "the dense form of size %lld does not fit in memory", (long long)op->size);
+    /* Beyond physical memory a dense vector is useless even where the
+     * allocator would hand out the address space. */
+    const double memory = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    if (op->size > INT64_MAX / op->value_bytes || (double)op->size * (double)op->value_bytes > memory)
+        return lp_fail(LP_ERR_NO_MEMORY, "the dense form of size %lld (%.3g bytes) exceeds this node's memory "
+                       "(%.3g bytes); use a sparse algorithm", (long long)op->size,
+                       (double)op->size * (double)op->value_bytes, memory);
     op->dense = malloc(op->size > 0 ? (size_t)(op->size * op->value_bytes) : 1);
     if (op->dense == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the dense form of size %lld (%lld bytes) for %s",

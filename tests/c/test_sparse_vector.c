@@ -104,7 +104,7 @@ static void test_merge_and_order(void)
         int64_t ia[500], va[500], ib[500], vb[500], expected[DIM], part[DIM];
         random_pairs(&state, na, ia, va);
         random_pairs(&state, nb, ib, vb);
-        struct lp_sparse_vec parts[2], sum, sum_reversed, ordered;
+        struct lp_sparse_vec parts[2], sum = {0}, sum_reversed = {0}, ordered = {0};
         CHECK_OK(lp_sparse_normalize(ia, LP_INT64, va, LP_INT64, na, DIM, &parts[0]));
         CHECK_OK(lp_sparse_normalize(ib, LP_INT64, vb, LP_INT64, nb, DIM, &parts[1]));
         dense_reference(ia, va, na, expected);
@@ -133,7 +133,7 @@ static void test_float_merge_is_commutative(void)
 {
     int64_t ia[] = {1, 5, 9}, ib[] = {5, 9, 12};
     float va[] = {0.1f, 1e8f, -3.3f}, vb[] = {0.7f, 1.0f, 2.5f};
-    struct lp_sparse_vec a = {3, ia, va, NULL}, b = {3, ib, vb, NULL}, ab, ba;
+    struct lp_sparse_vec a = {3, ia, va, NULL}, b = {3, ib, vb, NULL}, ab = {0}, ba = {0};
     CHECK_OK(lp_sparse_merge_sum(&a, &b, LP_FLOAT32, &ab));
     CHECK_OK(lp_sparse_merge_sum(&b, &a, LP_FLOAT32, &ba));
     CHECK(ab.nnz == 4 && ba.nnz == 4);
@@ -150,7 +150,7 @@ static void test_densify_sparsify(void)
     lp_sparse_densify(indices, values, 4, LP_FLOAT64, 0, DIM, dense);
     CHECK(dense[0] == 1.5 && dense[17] == -2.0 && dense[DIM - 1] == 4.25 && dense[1] == 0.0);
     CHECK(lp_sparse_count_nonzero(dense, DIM, LP_FLOAT64) == 3);
-    struct lp_sparse_vec vec;
+    struct lp_sparse_vec vec = {0};
     CHECK_OK(lp_sparse_sparsify(dense, DIM, LP_FLOAT64, 0, &vec));
     CHECK(vec.nnz == 3 && vec.indices[0] == 0 && vec.indices[1] == 17 && vec.indices[2] == DIM - 1);
     CHECK(((double *)vec.values)[2] == 4.25);
