@@ -29,7 +29,8 @@ struct outgoing {
     int64_t header[2]; /* entries, payload kind */
     const int64_t *indices;
     const void *values;
-    int32_t *packed_indices; /* the int32 wire form, owned */
+    int32_t *packed_indices;  /* the int32 wire form, owned */
+    const void *wire_indices; /* what goes out: indices, or a packed form */
 };
 
 struct incoming {
@@ -150,15 +151,21 @@ static lp_result_t exchange_start(struct lp_sparse_op *op)
         struct outgoing *o = &op->out[i];
         const int64_t entries = o->header[0];
         if (o->header[1] == PAYLOAD_SPARSE && entries > 0) {
-            const void *wire_indices = o->indices;
+            o->wire_indices = o->indices;
             if (op->index_width == 4) {
-                o->packed_indices = malloc((size_t)entries * sizeof(int32_t));
-                if (o->packed_indices == NULL)
-                    return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld packed indices", (long long)entries);
-                lp_sparse_pack_indices(o->indices, entries, o->packed_indices);
-                wire_indices = o->packed_indices;
+                /* The same vector to several peers (allgather) is packed once. */
+                const struct outgoing *previous = i > 0 ? &op->out[i - 1] : NULL;
+                if (previous != NULL && previous->indices == o->indices && previous->header[0] == entries) {
+                    o->wire_indices = previous->wire_indices;
+                } else {
+                    o->packed_indices = malloc((size_t)entries * sizeof(int32_t));
+                    if (o->packed_indices == NULL)
+                        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld packed indices", (long long)entries);
+                    lp_sparse_pack_indices(o->indices, entries, o->packed_indices);
+                    o->wire_indices = o->packed_indices;
+                }
             }
-            LP_TRY(post_bytes(op, wire_indices, entries * op->index_width, o->peer, TAG_INDICES, 1));
+            LP_TRY(post_bytes(op, o->wire_indices, entries * op->index_width, o->peer, TAG_INDICES, 1));
         }
         LP_TRY(post_bytes(op, o->values, entries * op->value_bytes, o->peer, TAG_VALUES, 1));
     }
