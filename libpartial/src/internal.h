@@ -113,9 +113,11 @@ int64_t lp_sparse_lower_bound(const int64_t *indices, int64_t nnz, int64_t index
 void lp_sparse_densify(const int64_t *indices, const void *values, int64_t nnz, lp_datatype_t datatype,
                        int64_t offset, int64_t length, void *dense);
 int64_t lp_sparse_count_nonzero(const void *dense, int64_t length, lp_datatype_t datatype);
-/* The nonzero elements of dense[0, length), indexed from offset. */
+/* The nonzero elements of dense[0, length), indexed from offset; nonzero is
+ * their number, from lp_sparse_count_nonzero (the caller usually needs it
+ * first, to decide whether to sparsify at all). */
 lp_result_t lp_sparse_sparsify(const void *dense, int64_t length, lp_datatype_t datatype, int64_t offset,
-                               struct lp_sparse_vec *out);
+                               int64_t nonzero, struct lp_sparse_vec *out);
 /* Bytes per index on the wire: 4 when every index fits in int32, else 8. */
 int lp_sparse_wire_index_width(int64_t size);
 void lp_sparse_pack_indices(const int64_t *indices, int64_t nnz, int32_t *packed);

@@ -74,7 +74,7 @@ static lp_result_t choose_algorithm(struct lp_sparse_op *op, lp_comm_t comm, int
 static lp_result_t start(const void *indices, lp_datatype_t index_type, const void *values,
                          lp_datatype_t datatype, int64_t nnz, int64_t size, lp_sparse_algorithm_t algorithm,
                          double density_threshold, lp_comm_t comm, lp_sparse_result_t *result,
-                         struct lp_sparse_op **out)
+                         int blocking, struct lp_sparse_op **out)
 {
     *out = NULL;
     LP_TRY(lp_check_comm(comm));
@@ -109,7 +109,8 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     (*result)->size = size;
     lp_sparse_op_begin(op, algorithm, lp_comm_next_tag_base(comm));
     int done = 0;
-    rc = lp_sparse_op_progress(op, 0, &done);
+    /* A nonblocking call leaves with its first exchange posted. */
+    if (!blocking) rc = lp_sparse_op_progress(op, 0, &done);
     if (rc != LP_SUCCESS) {
         lp_sparse_op_destroy(op);
         free(*result);
@@ -127,7 +128,7 @@ lp_result_t lp_sparse_allreduce(const void *indices, lp_datatype_t index_type, c
 {
     if (result != NULL) *result = NULL;
     struct lp_sparse_op *op;
-    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result,
+    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result, 1,
                  &op));
     int done = 0;
     lp_result_t rc = lp_sparse_op_progress(op, 1, &done);
@@ -179,7 +180,7 @@ lp_result_t lp_isparse_allreduce(const void *indices, lp_datatype_t index_type, 
     if (request == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "request pointer is NULL");
     *request = NULL;
     struct lp_sparse_op *op;
-    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result,
+    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result, 0,
                  &op));
     struct isparse_state *state = malloc(sizeof *state);
     lp_result_t rc = state == NULL ? lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a request") : LP_SUCCESS;

@@ -50,6 +50,7 @@ struct lp_sparse_op {
     double density_threshold;
 
     int stage, finished;
+    int blocking; /* the caller waits: stages may complete synchronously */
     int partner_distance; /* recursive doubling */
     int my_range_dense;   /* dsar */
     int result_dense;
@@ -488,19 +489,25 @@ static lp_result_t step_dense(struct lp_sparse_op *op)
         lp_sparse_densify(op->local.indices, op->local.values, op->local.nnz, op->datatype, 0, op->size, op->dense);
         const int64_t chunk = lp_max_mpi_count();
         LP_TRY(reserve_requests(op, (op->size + chunk - 1) / chunk));
+        const MPI_Datatype type = lp_mpi_datatype(op->datatype);
         for (int64_t offset = 0; offset < op->size; offset += chunk) {
             int n = (int)(op->size - offset < chunk ? op->size - offset : chunk);
-            LP_TRY_MPI(MPI_Iallreduce(MPI_IN_PLACE, dense_at(op, offset), n, lp_mpi_datatype(op->datatype),
-                                      MPI_SUM, op->comm->comm, &op->requests[op->nrequests++]));
+            /* A blocking call takes MPI_Allreduce: MPIs tune it far better
+             * than MPI_Iallreduce for large vectors. */
+            if (op->blocking)
+                LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, dense_at(op, offset), n, type, MPI_SUM, op->comm->comm));
+            else
+                LP_TRY_MPI(MPI_Iallreduce(MPI_IN_PLACE, dense_at(op, offset), n, type, MPI_SUM, op->comm->comm,
+                                          &op->requests[op->nrequests++]));
         }
-        op->phase = EXCHANGE_PAYLOAD;
+        if (!op->blocking) op->phase = EXCHANGE_PAYLOAD;
         op->stage = 1;
         return LP_SUCCESS;
     }
     /* The sum stays dense only when it has filled in past the threshold. */
     const int64_t nonzero = lp_sparse_count_nonzero(op->dense, op->size, op->datatype);
     if ((double)nonzero > op->density_threshold * (double)op->size) op->result_dense = 1;
-    else LP_TRY(lp_sparse_sparsify(op->dense, op->size, op->datatype, 0, &op->acc));
+    else LP_TRY(lp_sparse_sparsify(op->dense, op->size, op->datatype, 0, nonzero, &op->acc));
     op->finished = 1;
     return LP_SUCCESS;
 }
@@ -576,6 +583,7 @@ static lp_result_t run_stage(struct lp_sparse_op *op)
 lp_result_t lp_sparse_op_progress(struct lp_sparse_op *op, int blocking, int *done)
 {
     *done = 0;
+    op->blocking = blocking;
     for (;;) {
         if (op->phase != EXCHANGE_IDLE) {
             int complete = 0;

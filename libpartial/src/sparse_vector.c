@@ -70,19 +70,26 @@ DEFINE_WIDEN(int64_t)
 
 /* LSD radix sort of (key, value) pairs by key. Stable, so repeated indices
  * are later summed in the order the caller gave them. Values move as raw
- * bits, so one instantiation per value width serves every datatype. */
-enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS };
+ * bits, so one instantiation per value width serves every datatype. The
+ * histograms of all digits come from one read of the keys, and a digit that
+ * is the same for every key costs no pass. 12-bit digits: two passes sort
+ * indices below 2^24, four below 2^48. */
+enum { RADIX_BITS = 12, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_MAX_DIGITS = (63 + RADIX_BITS - 1) / RADIX_BITS };
 
 #define DEFINE_RADIX_SORT(W)                                                                   \
-    static void radix_sort_##W(int64_t *keys, uint##W##_t *values, int64_t *key_tmp,             \
-                               uint##W##_t *value_tmp, int64_t n, int key_bits)                 \
+    static lp_result_t radix_sort_##W(int64_t *keys, uint##W##_t *values, int64_t *key_tmp,      \
+                                      uint##W##_t *value_tmp, int64_t n, int key_bits)          \
     {                                                                                          \
+        const int digits = (key_bits + RADIX_BITS - 1) / RADIX_BITS;                           \
+        int64_t(*counts)[RADIX_BUCKETS] = calloc((size_t)(digits > 0 ? digits : 1), sizeof *counts); \
+        if (counts == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate radix histograms"); \
+        for (int64_t i = 0; i < n; i++)                                                        \
+            for (int d = 0; d < digits; d++) counts[d][(keys[i] >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++; \
         int64_t *src_k = keys, *dst_k = key_tmp;                                               \
         uint##W##_t *src_v = values, *dst_v = value_tmp;                                       \
-        static _Thread_local int64_t offsets[RADIX_BUCKETS];                                   \
-        for (int shift = 0; shift < key_bits; shift += RADIX_BITS) {                           \
-            memset(offsets, 0, sizeof offsets);                                                \
-            for (int64_t i = 0; i < n; i++) offsets[(src_k[i] >> shift) & (RADIX_BUCKETS - 1)]++; \
+        for (int d = 0; d < digits; d++) {                                                     \
+            const int shift = d * RADIX_BITS;                                                  \
+            int64_t *offsets = counts[d];                                                      \
             if (offsets[(src_k[0] >> shift) & (RADIX_BUCKETS - 1)] == n) continue;             \
             int64_t total = 0;                                                                 \
             for (int b = 0; b < RADIX_BUCKETS; b++) {                                          \
@@ -98,10 +105,12 @@ enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS };
             int64_t *swap_k = src_k; src_k = dst_k; dst_k = swap_k;                            \
             uint##W##_t *swap_v = src_v; src_v = dst_v; dst_v = swap_v;                        \
         }                                                                                      \
+        free(counts);                                                                          \
         if (src_k != keys) {                                                                   \
             memcpy(keys, src_k, (size_t)n * sizeof *keys);                                     \
             memcpy(values, src_v, (size_t)n * sizeof *values);                                 \
         }                                                                                      \
+        return LP_SUCCESS;                                                                     \
     }
 DEFINE_RADIX_SORT(32)
 DEFINE_RADIX_SORT(64)
@@ -167,9 +176,13 @@ lp_result_t lp_sparse_normalize(const void *indices, lp_datatype_t index_type, c
         return rc;
     }
     const int key_bits = bits_needed(size - 1);
-    if (width == 4) radix_sort_32(out->indices, out->values, scratch.indices, scratch.values, count, key_bits);
-    else radix_sort_64(out->indices, out->values, scratch.indices, scratch.values, count, key_bits);
+    rc = width == 4 ? radix_sort_32(out->indices, out->values, scratch.indices, scratch.values, count, key_bits)
+                    : radix_sort_64(out->indices, out->values, scratch.indices, scratch.values, count, key_bits);
     lp_sparse_vec_free(&scratch);
+    if (rc != LP_SUCCESS) {
+        lp_sparse_vec_free(out);
+        return rc;
+    }
 
     switch (datatype) {
     case LP_INT32: out->nnz = combine_int32_t(out->indices, out->values, count); break;
@@ -245,10 +258,12 @@ lp_result_t lp_sparse_merge_sum(const struct lp_sparse_vec *a, const struct lp_s
 lp_result_t lp_sparse_sum_in_order(const struct lp_sparse_vec *parts, int nparts, lp_datatype_t datatype,
                                    struct lp_sparse_vec *out)
 {
+    static const struct lp_sparse_vec empty = {0, NULL, NULL, NULL};
     struct lp_sparse_vec total;
     memset(&total, 0, sizeof total);
-    LP_TRY(lp_sparse_vec_alloc(&total, 0, datatype));
-    for (int p = 0; p < nparts; p++) {
+    /* The first merge reads parts[0] and parts[1] directly: no copy of the first. */
+    LP_TRY(lp_sparse_merge_sum(nparts > 0 ? &parts[0] : &empty, nparts > 1 ? &parts[1] : &empty, datatype, &total));
+    for (int p = 2; p < nparts; p++) {
         lp_result_t rc = lp_sparse_merge_sum(&total, &parts[p], datatype, &total);
         if (rc != LP_SUCCESS) {
             lp_sparse_vec_free(&total);
@@ -321,10 +336,8 @@ int64_t lp_sparse_count_nonzero(const void *dense, int64_t length, lp_datatype_t
 }
 
 lp_result_t lp_sparse_sparsify(const void *dense, int64_t length, lp_datatype_t datatype, int64_t offset,
-                               struct lp_sparse_vec *out)
-{
-    const int64_t nonzero = lp_sparse_count_nonzero(dense, length, datatype);
-    struct lp_sparse_vec vec;
+                               int64_t nonzero, struct lp_sparse_vec *out)
+{    struct lp_sparse_vec vec;
     LP_TRY(lp_sparse_vec_alloc(&vec, nonzero, datatype));
     switch (datatype) {
     case LP_INT32: gather_nonzero_int32_t(dense, length, offset, vec.indices, vec.values); break;

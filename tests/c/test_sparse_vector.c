@@ -151,12 +151,12 @@ static void test_densify_sparsify(void)
     CHECK(dense[0] == 1.5 && dense[17] == -2.0 && dense[DIM - 1] == 4.25 && dense[1] == 0.0);
     CHECK(lp_sparse_count_nonzero(dense, DIM, LP_FLOAT64) == 3);
     struct lp_sparse_vec vec = {0};
-    CHECK_OK(lp_sparse_sparsify(dense, DIM, LP_FLOAT64, 0, &vec));
+    CHECK_OK(lp_sparse_sparsify(dense, DIM, LP_FLOAT64, 0, 3, &vec));
     CHECK(vec.nnz == 3 && vec.indices[0] == 0 && vec.indices[1] == 17 && vec.indices[2] == DIM - 1);
     CHECK(((double *)vec.values)[2] == 4.25);
     lp_sparse_vec_free(&vec);
     /* A range with an offset: indices stay global. */
-    CHECK_OK(lp_sparse_sparsify(dense + 10, 100, LP_FLOAT64, 10, &vec));
+    CHECK_OK(lp_sparse_sparsify(dense + 10, 100, LP_FLOAT64, 10, lp_sparse_count_nonzero(dense + 10, 100, LP_FLOAT64), &vec));
     CHECK(vec.nnz == 1 && vec.indices[0] == 17);
     lp_sparse_vec_free(&vec);
     int32_t range[8];
