@@ -74,7 +74,7 @@ DEFINE_WIDEN(int64_t)
  * histograms of all digits come from one read of the keys, and a digit that
  * is the same for every key costs no pass. 12-bit digits: two passes sort
  * indices below 2^24, four below 2^48. */
-enum { RADIX_BITS = 12, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_MAX_DIGITS = (63 + RADIX_BITS - 1) / RADIX_BITS };
+enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_MAX_DIGITS = (63 + RADIX_BITS - 1) / RADIX_BITS };
 
 #define DEFINE_RADIX_SORT(W)                                                                   \
     static lp_result_t radix_sort_##W(int64_t *keys, uint##W##_t *values, int64_t *key_tmp,      \
@@ -134,6 +134,68 @@ DEFINE_RADIX_SORT(64)
     }
 FOR_EACH_VALUE_TYPE(DEFINE_COMBINE)
 
+/* Dense-ish input is summed straight into a dense scratch array with a
+ * presence bitmap: O(size + n) with cache-friendly access, where a radix
+ * sort scatters n entries per pass. The first entry of an index is copied,
+ * later ones added in input order, exactly as sorting stably and combining
+ * would. Worth it at one entry per 8 indices; or per 128 while the scratch
+ * stays small enough to be reused from the heap rather than freshly mapped
+ * (page faults are what a large fresh scratch costs). */
+enum { DENSE_INPUT_RATIO = 8, CACHED_INPUT_RATIO = 128, CACHED_SCRATCH_BYTES = 4 << 20 };
+
+static int accumulate_densely(int64_t count, int64_t size, int64_t width)
+{
+    if (size / DENSE_INPUT_RATIO <= count) return 1;
+    return size <= CACHED_SCRATCH_BYTES / width && size / CACHED_INPUT_RATIO <= count;
+}
+
+#define DEFINE_ACCUMULATE(T)                                                                   \
+    static int64_t accumulate_##T(int64_t *indices, T *values, int64_t n, T *dense,            \
+                                  uint64_t *present, int64_t size)                             \
+    {                                                                                          \
+        for (int64_t i = 0; i < n; i++) {                                                      \
+            const int64_t index = indices[i];                                                  \
+            const uint64_t bit = (uint64_t)1 << (index & 63);                                  \
+            if (present[index >> 6] & bit) {                                                   \
+                dense[index] = ADD_##T(dense[index], values[i]);                               \
+            } else {                                                                           \
+                present[index >> 6] |= bit;                                                    \
+                dense[index] = values[i];                                                      \
+            }                                                                                  \
+        }                                                                                      \
+        int64_t k = 0;                                                                         \
+        for (int64_t word = 0; word < (size + 63) / 64; word++) {                              \
+            for (uint64_t bits = present[word]; bits != 0; bits &= bits - 1) {                \
+                const int64_t index = word * 64 + __builtin_ctzll(bits);                       \
+                indices[k] = index;                                                            \
+                values[k++] = dense[index];                                                    \
+            }                                                                                  \
+        }                                                                                      \
+        return k;                                                                              \
+    }
+FOR_EACH_VALUE_TYPE(DEFINE_ACCUMULATE)
+
+static lp_result_t accumulate_dense(struct lp_sparse_vec *vec, lp_datatype_t datatype, int64_t size)
+{
+    const int64_t width = lp_datatype_size(datatype);
+    void *dense = malloc((size_t)(size * width));
+    uint64_t *present = calloc((size_t)((size + 63) / 64), sizeof *present);
+    if (dense == NULL || present == NULL) {
+        free(dense);
+        free(present);
+        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld scratch values", (long long)size);
+    }
+    switch (datatype) {
+    case LP_INT32: vec->nnz = accumulate_int32_t(vec->indices, vec->values, vec->nnz, dense, present, size); break;
+    case LP_INT64: vec->nnz = accumulate_int64_t(vec->indices, vec->values, vec->nnz, dense, present, size); break;
+    case LP_FLOAT32: vec->nnz = accumulate_float(vec->indices, vec->values, vec->nnz, dense, present, size); break;
+    default: vec->nnz = accumulate_double(vec->indices, vec->values, vec->nnz, dense, present, size); break;
+    }
+    free(dense);
+    free(present);
+    return LP_SUCCESS;
+}
+
 static int bits_needed(int64_t max_value)
 {
     int bits = 0;
@@ -168,6 +230,11 @@ lp_result_t lp_sparse_normalize(const void *indices, lp_datatype_t index_type, c
     if (count > 0) memcpy(out->values, values, (size_t)(count * width));
     out->nnz = count;
     if (increasing) return LP_SUCCESS;
+    if (accumulate_densely(count, size, width)) {
+        rc = accumulate_dense(out, datatype, size);
+        if (rc != LP_SUCCESS) lp_sparse_vec_free(out);
+        return rc;
+    }
 
     struct lp_sparse_vec scratch;
     rc = lp_sparse_vec_alloc(&scratch, count, datatype);
