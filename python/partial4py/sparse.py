@@ -31,17 +31,18 @@ class SparseResult:
         self.is_dense = bool(lib.lp_sparse_result_is_dense(handle))
         self.algorithm = _ALGORITHM_NAMES[lib.lp_sparse_result_algorithm(handle)]
         count = lib.lp_sparse_result_nnz(handle)
-        self.values = _copy_out(lib.lp_sparse_result_values(handle), count, dtype)
+        self.values = _view(handle, lib.lp_sparse_result_values(handle), count, dtype)
         if self.is_dense:
             self.indices = None
         else:
-            wide = _copy_out(lib.lp_sparse_result_indices(handle), count, np.int64)
+            wide = _view(handle, lib.lp_sparse_result_indices(handle), count, np.int64)
             self.indices = wide if index_dtype == np.int64 else wide.astype(index_dtype)
 
     def to_dense(self):
-        """The sum as a dense array of ``size`` elements."""
+        """The sum as a dense array of ``size`` elements (``values`` itself
+        when the result is dense)."""
         if self.is_dense:
-            return self.values.copy()
+            return self.values
         dense = np.zeros(self.size, self.values.dtype)
         dense[self.indices] = self.values
         return dense
@@ -51,11 +52,17 @@ class SparseResult:
         return f"<SparseResult size={self.size} {form} dtype={self.values.dtype} algorithm={self.algorithm}>"
 
 
-def _copy_out(pointer, count, dtype):
+def _view(handle, pointer, count, dtype):
+    """A NumPy array over memory that the C result owns, without a copy.
+
+    The array's buffer holds a cdata whose (no-op) destructor closes over
+    the result handle, so the C result is freed only when the last array
+    that uses it is gone."""
     dtype = np.dtype(dtype)
     if count == 0:
         return np.empty(0, dtype)
-    return np.frombuffer(ffi.buffer(pointer, count * dtype.itemsize), dtype).copy()
+    owner = ffi.gc(ffi.cast("char *", pointer), lambda _, keep=handle: None)
+    return np.frombuffer(ffi.buffer(owner, count * dtype.itemsize), dtype)
 
 
 def _prepare(indices, values, size, algorithm, density_threshold):

@@ -2,6 +2,8 @@
 values) from (seed, rank), runs every algorithm, and checks the result
 against NumPy's dense sum of all ranks' inputs. Digests of the results go
 back to the launcher, which checks that every rank got the same bits."""
+import gc
+
 import numpy as np
 from mpi4py import MPI
 
@@ -53,7 +55,11 @@ def check_result(result, case, expected, algorithm):
         assert result.indices.dtype == np.dtype(case["index_dtype"])
         assert result.indices.shape == result.values.shape
         assert np.all(np.diff(result.indices.astype(np.int64)) > 0), "indices not sorted and unique"
-    dense = result.to_dense()
+    check_values(result.to_dense(), case, expected)
+
+
+def check_values(dense, case, expected):
+    dtype = np.dtype(case["dtype"])
     assert dense.dtype == dtype and dense.shape == (case["size"],)
     if dtype.kind == "f":
         # Within the rounding of the float64 reference.
@@ -77,7 +83,13 @@ def run_case(case, comm):
         else:
             result = partial4py.sparse_allreduce(indices, values, case["size"], comm=comm, algorithm=algorithm)
         check_result(result, case, expected, algorithm)
-        digests.append(digest(result.to_dense()) + ("" if result.is_dense else digest(result.indices)))
+        # The arrays are views of the C result's memory: they must outlive
+        # the result object.
+        dense, indices = result.to_dense(), result.indices
+        del result
+        gc.collect()
+        check_values(dense, case, expected)
+        digests.append(digest(dense) + ("" if indices is None else digest(indices)))
     return digests
 
 
