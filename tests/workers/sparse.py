@@ -85,11 +85,11 @@ def run_case(case, comm):
         check_result(result, case, expected, algorithm)
         # The arrays are views of the C result's memory: they must outlive
         # the result object.
-        dense, indices = result.to_dense(), result.indices
+        dense, result_indices = result.to_dense(), result.indices
         del result
         gc.collect()
         check_values(dense, case, expected)
-        digests.append(digest(dense) + ("" if indices is None else digest(indices)))
+        digests.append(digest(dense) + ("" if result_indices is None else digest(result_indices)))
     return digests
 
 
