@@ -123,6 +123,19 @@ static void check_huge(lp_comm_t comm, int rank, int size)
     CHECK(rc == LP_ERR_NO_MEMORY && result == NULL);
 }
 
+/* Empty vectors, and a zero-length dimension, for every algorithm. */
+static void check_empty(lp_comm_t comm)
+{
+    for (int a = 0; a < LP_SPARSE_NUM_ALGORITHMS; a++)
+        for (int64_t dim = 0; dim <= 5; dim += 5) {
+            lp_sparse_result_t result = run((lp_sparse_algorithm_t)a, NULL, LP_INT32, NULL, LP_FLOAT64, 0, dim, a % 2, comm);
+            double dense[5] = {1, 1, 1, 1, 1};
+            CHECK_OK(lp_sparse_result_to_dense(result, dense));
+            for (int64_t i = 0; i < dim; i++) CHECK(dense[i] == 0.0);
+            lp_sparse_result_free(result);
+        }
+}
+
 /* Two operations in flight on one communicator must not cross-match. */
 static void check_concurrent(lp_comm_t comm, int rank, int size)
 {
@@ -155,6 +168,7 @@ int main(int argc, char **argv)
     for (int round = 0; round < 3; round++) check_round(world, rank, size, round);
     check_huge(world, rank, size);
     check_concurrent(world, rank, size);
+    check_empty(world);
 
     /* A bad index on the last rank fails every rank, and nobody hangs. */
     int64_t index = rank == size - 1 ? 5000 : 1, one = 1;
