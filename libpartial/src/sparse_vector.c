@@ -74,7 +74,7 @@ DEFINE_WIDEN(int64_t)
  * histograms of all digits come from one read of the keys, and a digit that
  * is the same for every key costs no pass. 12-bit digits: two passes sort
  * indices below 2^24, four below 2^48. */
-enum { RADIX_BITS = 11, RADIX_BUCKETS = 1 << RADIX_BITS, RADIX_MAX_DIGITS = (63 + RADIX_BITS - 1) / RADIX_BITS };
+enum { RADIX_BITS = 12, RADIX_BUCKETS = 1 << RADIX_BITS };
 
 #define DEFINE_RADIX_SORT(W)                                                                   \
     static lp_result_t radix_sort_##W(int64_t *keys, uint##W##_t *values, int64_t *key_tmp,      \
