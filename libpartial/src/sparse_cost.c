@@ -73,19 +73,21 @@ static double log2_ceil(int n)
     return rounds;
 }
 
-/* Merging in rank order touches the running sum once per contribution. */
+/* Entries written by merging k = 2..P contributions in rank order: the
+ * running sum after each merge, each a share of the whole index range. */
 static double ordered_merge_entries(const struct lp_sparse_problem *p, double share)
 {
     double entries = 0;
-    for (int k = 1; k <= p->nprocs; k++) entries += union_size(p, k) * share;
+    for (int k = 2; k <= p->nprocs; k++) entries += union_size(p, k) * share;
     return entries;
 }
 
+/* Each rank sends its slice of every other range (slicing is free), and
+ * the owner merges the P slices of its range. */
 static double reduce_scatter_seconds(const struct lp_sparse_problem *p, const struct cost_constants *c)
 {
     const double P = p->nprocs, entry = p->index_bytes + p->value_bytes;
-    return (P - 1) * (c->alpha + (double)p->nnz / P * entry * c->beta) +
-           c->gamma * ((double)p->nnz + ordered_merge_entries(p, 1.0 / P));
+    return (P - 1) * (c->alpha + (double)p->nnz / P * entry * c->beta) + c->gamma * ordered_merge_entries(p, 1.0 / P);
 }
 
 double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *p)
@@ -106,21 +108,22 @@ double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct 
         /* A rank that took in a folded rank holds two vectors from the start. */
         const double first_group = folded ? 2 : 1;
         double seconds = 0;
-        if (folded) seconds += 2 * c->alpha + (n + result) * entry * c->beta + c->gamma * 2 * n;
+        if (folded) seconds += 2 * c->alpha + (n + result) * entry * c->beta + c->gamma * union_size(p, 2);
+        /* Each round sends what a rank holds and writes the merged union. */
         for (int group = 1; group < pow2; group *= 2) {
             const double held = union_size(p, first_group * group);
-            seconds += c->alpha + held * entry * c->beta + c->gamma * 2 * held;
+            seconds += c->alpha + held * entry * c->beta + c->gamma * union_size(p, 2 * first_group * group);
         }
         return seconds;
     }
-    case LP_SPARSE_SPLIT_ALLGATHER:
+    case LP_SPARSE_SPLIT_ALLGATHER: /* the gathered ranges are concatenated: a copy */
         return reduce_scatter_seconds(p, c) + (P - 1) * (c->alpha + result / P * entry * c->beta) +
-               c->gamma * result;
+               c->delta * result * (sizeof(int64_t) + p->value_bytes);
     case LP_SPARSE_DSAR: {
         const int dense_ranges = result > p->density_threshold * N;
         const double range_bytes = dense_ranges ? dense_bytes / P : result / P * entry;
         return reduce_scatter_seconds(p, c) + (P - 1) * (c->alpha + range_bytes * c->beta) +
-               (dense_ranges ? c->delta * dense_bytes * 2 : c->gamma * result);
+               (dense_ranges ? c->delta * dense_bytes * 2 : c->delta * result * (sizeof(int64_t) + p->value_bytes));
     }
     case LP_SPARSE_DENSE:
         /* Zero and scatter, the allreduce (a reduce-scatter and an allgather
