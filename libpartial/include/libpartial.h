@@ -116,6 +116,71 @@ lp_result_t lp_iallreduce(const void *sendbuf, void *recvbuf, int64_t count,
                           lp_datatype_t datatype, lp_op_t op, lp_comm_t comm,
                           lp_request_t *request);
 
+/* ---- sparse allreduce (SparCML-style) --------------------------------- */
+
+/* How the sum is computed; every algorithm gives the same result, bit for
+ * bit on every rank. LP_SPARSE_AUTO picks one with an alpha-beta cost model
+ * (constants from the JSON file named by LP_SPARSE_COST_MODEL, if set). */
+typedef enum {
+    LP_SPARSE_AUTO = 0,
+    LP_SPARSE_RECURSIVE_DOUBLING = 1, /* pairwise exchanges; extra ranks folded in and out */
+    LP_SPARSE_SPLIT_ALLGATHER = 2,    /* sparse reduce-scatter by index range, sparse allgather */
+    LP_SPARSE_DSAR = 3,               /* as split_allgather; ranges past the threshold go dense */
+    LP_SPARSE_ALLGATHER = 4,          /* gather every pair, reduce locally */
+    LP_SPARSE_DENSE = 5,              /* densify, then MPI_Allreduce */
+    LP_SPARSE_NUM_ALGORITHMS
+} lp_sparse_algorithm_t;
+
+/* The sum: sorted unique indices with their values, or a dense array. */
+typedef struct lp_sparse_result_s *lp_sparse_result_t;
+
+/* "auto", "recursive_doubling", "split_allgather", "dsar", "allgather",
+ * "dense"; NULL for a value outside the enum. */
+const char *lp_sparse_algorithm_name(lp_sparse_algorithm_t algorithm);
+lp_result_t lp_sparse_algorithm_from_name(const char *name, lp_sparse_algorithm_t *algorithm);
+
+/* Sums the sparse vectors (indices[i], values[i]), i < nnz, of every rank.
+ * indices are LP_INT32 or LP_INT64, unsorted and repeated ones allowed, each
+ * in [0, size); size, datatypes, algorithm and density_threshold must be
+ * equal on every rank. density_threshold is the fraction of an index range
+ * (dsar) or of size (dense) above which the result is kept dense; 0 selects
+ * the default, the density where the sparse encoding stops being smaller.
+ * The input buffers may be reused as soon as the call returns. *result is
+ * freed with lp_sparse_result_free. */
+lp_result_t lp_sparse_allreduce(const void *indices, lp_datatype_t index_type, const void *values,
+                                lp_datatype_t datatype, int64_t nnz, int64_t size,
+                                lp_sparse_algorithm_t algorithm, double density_threshold,
+                                lp_comm_t comm, lp_sparse_result_t *result);
+/* Nonblocking: *result is filled in when the request completes (and must be
+ * freed even if the request fails). */
+lp_result_t lp_isparse_allreduce(const void *indices, lp_datatype_t index_type, const void *values,
+                                 lp_datatype_t datatype, int64_t nnz, int64_t size,
+                                 lp_sparse_algorithm_t algorithm, double density_threshold,
+                                 lp_comm_t comm, lp_sparse_result_t *result, lp_request_t *request);
+
+int lp_sparse_result_is_dense(lp_sparse_result_t result);
+/* Stored entries: the number of indices, or size when the result is dense. */
+int64_t lp_sparse_result_nnz(lp_sparse_result_t result);
+int64_t lp_sparse_result_size(lp_sparse_result_t result);
+lp_datatype_t lp_sparse_result_datatype(lp_sparse_result_t result);
+lp_sparse_algorithm_t lp_sparse_result_algorithm(lp_sparse_result_t result);
+/* Sorted unique indices (NULL when dense); values: nnz elements. Owned by the result. */
+const int64_t *lp_sparse_result_indices(lp_sparse_result_t result);
+const void *lp_sparse_result_values(lp_sparse_result_t result);
+/* Writes all size elements into dense. */
+lp_result_t lp_sparse_result_to_dense(lp_sparse_result_t result, void *dense);
+void lp_sparse_result_free(lp_sparse_result_t result);
+
+/* The cost model: predicted seconds of an algorithm for nnz entries per
+ * rank (the densest rank) on nprocs ranks, and the algorithm auto picks. */
+double lp_sparse_predict_seconds(lp_sparse_algorithm_t algorithm, int64_t size, int64_t nnz, int nprocs,
+                                 lp_datatype_t datatype, double density_threshold);
+lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int nprocs,
+                                                 lp_datatype_t datatype, double density_threshold);
+/* Times this machine's local work, for the calibration command: seconds per
+ * sparse entry merged, and per byte of dense memory written and read. */
+lp_result_t lp_sparse_measure_local_costs(double *seconds_per_entry, double *seconds_per_dense_byte);
+
 #ifdef __cplusplus
 }
 #endif

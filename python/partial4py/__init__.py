@@ -9,11 +9,13 @@ from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, In
                      InvalidArgumentError, MismatchError, MPIError, MPILibraryMismatchError,
                      OutOfMemoryError, TimeoutError, UnsupportedError)
 from ._request import Request
+from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
 
 __version__ = "0.1.0"
 
 __all__ = [
     "allreduce", "iallreduce", "Request",
+    "sparse_allreduce", "isparse_allreduce", "SparseResult",
     "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
     "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",
     "InternalError", "MPILibraryMismatchError",

@@ -1,0 +1,253 @@
+/* Sparse allreduce: the public entry points, the error agreement, the
+ * algorithm choice, the request, and the result object. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const algorithm_names[LP_SPARSE_NUM_ALGORITHMS] = {
+    [LP_SPARSE_AUTO] = "auto",
+    [LP_SPARSE_RECURSIVE_DOUBLING] = "recursive_doubling",
+    [LP_SPARSE_SPLIT_ALLGATHER] = "split_allgather",
+    [LP_SPARSE_DSAR] = "dsar",
+    [LP_SPARSE_ALLGATHER] = "allgather",
+    [LP_SPARSE_DENSE] = "dense",
+};
+
+static int algorithm_is_valid(lp_sparse_algorithm_t algorithm)
+{
+    return (int)algorithm >= 0 && algorithm < LP_SPARSE_NUM_ALGORITHMS;
+}
+
+const char *lp_sparse_algorithm_name(lp_sparse_algorithm_t algorithm)
+{
+    return algorithm_is_valid(algorithm) ? algorithm_names[algorithm] : NULL;
+}
+
+lp_result_t lp_sparse_algorithm_from_name(const char *name, lp_sparse_algorithm_t *algorithm)
+{
+    if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
+    for (int a = 0; a < LP_SPARSE_NUM_ALGORITHMS; a++)
+        if (strcmp(name, algorithm_names[a]) == 0) {
+            *algorithm = (lp_sparse_algorithm_t)a;
+            return LP_SUCCESS;
+        }
+    return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown sparse algorithm '%s'", name);
+}
+
+static int needs_dense_buffer(lp_sparse_algorithm_t algorithm)
+{
+    return algorithm == LP_SPARSE_DENSE || algorithm == LP_SPARSE_DSAR;
+}
+
+static lp_result_t check_call(lp_sparse_algorithm_t algorithm, double density_threshold,
+                              const lp_sparse_result_t *result)
+{
+    if (result == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "result pointer is NULL");
+    if (!algorithm_is_valid(algorithm))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "algorithm %d is not an lp_sparse_algorithm_t", (int)algorithm);
+    if (!(density_threshold >= 0) || !isfinite(density_threshold))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "density_threshold %g is not a finite number >= 0",
+                       density_threshold);
+    return LP_SUCCESS;
+}
+
+/* Picks auto's algorithm from the densest rank's entry count. Every rank
+ * gets the same maximum, so every rank picks the same. */
+static lp_result_t choose_algorithm(struct lp_sparse_op *op, lp_comm_t comm, int64_t local_nnz, int64_t size,
+                                    lp_datatype_t datatype, double density_threshold,
+                                    lp_sparse_algorithm_t *chosen)
+{
+    int64_t densest = local_nnz;
+    LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, &densest, 1, MPI_INT64_T, MPI_MAX, comm->comm));
+    *chosen = lp_sparse_select_algorithm(size, densest, comm->size, datatype, density_threshold);
+    if (!needs_dense_buffer(*chosen)) return LP_SUCCESS;
+    /* A rank that cannot hold the dense form must not leave the others in
+     * the allreduce: agree once more. */
+    lp_sparse_op_begin(op, *chosen, 0);
+    return lp_comm_agree(comm, lp_sparse_op_reserve_dense(op), NULL, 0);
+}
+
+/* Validates and normalizes locally, agrees across ranks, chooses the
+ * algorithm, and starts the operation (its first exchange is posted). */
+static lp_result_t start(const void *indices, lp_datatype_t index_type, const void *values,
+                         lp_datatype_t datatype, int64_t nnz, int64_t size, lp_sparse_algorithm_t algorithm,
+                         double density_threshold, lp_comm_t comm, lp_sparse_result_t *result,
+                         int blocking, struct lp_sparse_op **out)
+{
+    *out = NULL;
+    LP_TRY(lp_check_comm(comm));
+    struct lp_sparse_op *op = NULL;
+    struct lp_sparse_vec local;
+    memset(&local, 0, sizeof local);
+    lp_result_t rc = check_call(algorithm, density_threshold, result);
+    if (rc == LP_SUCCESS) rc = lp_sparse_normalize(indices, index_type, values, datatype, nnz, size, &local);
+    const int64_t local_nnz = local.nnz;
+    if (rc == LP_SUCCESS)
+        rc = lp_sparse_op_create(comm, algorithm, datatype, size, density_threshold, &local, &op);
+    if (rc == LP_SUCCESS && needs_dense_buffer(algorithm)) rc = lp_sparse_op_reserve_dense(op);
+    lp_sparse_vec_free(&local);
+
+    int64_t threshold_bits = 0;
+    memcpy(&threshold_bits, &density_threshold, sizeof threshold_bits);
+    const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm, threshold_bits};
+    rc = lp_comm_agree(comm, rc, params, 5);
+    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO)
+        rc = choose_algorithm(op, comm, local_nnz, size, datatype, density_threshold,
+                              &algorithm);
+    if (rc == LP_SUCCESS) {
+        *result = calloc(1, sizeof **result);
+        if (*result == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");
+    }
+    if (rc != LP_SUCCESS) {
+        lp_sparse_op_destroy(op);
+        return rc;
+    }
+    (*result)->algorithm = algorithm;
+    (*result)->datatype = datatype;
+    (*result)->size = size;
+    lp_sparse_op_begin(op, algorithm, lp_comm_next_tag_base(comm));
+    int done = 0;
+    /* A nonblocking call leaves with its first exchange posted. */
+    if (!blocking) rc = lp_sparse_op_progress(op, 0, &done);
+    if (rc != LP_SUCCESS) {
+        lp_sparse_op_destroy(op);
+        free(*result);
+        *result = NULL;
+        return rc;
+    }
+    *out = op;
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_sparse_allreduce(const void *indices, lp_datatype_t index_type, const void *values,
+                                lp_datatype_t datatype, int64_t nnz, int64_t size,
+                                lp_sparse_algorithm_t algorithm, double density_threshold, lp_comm_t comm,
+                                lp_sparse_result_t *result)
+{
+    if (result != NULL) *result = NULL;
+    struct lp_sparse_op *op;
+    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result, 1,
+                 &op));
+    int done = 0;
+    lp_result_t rc = lp_sparse_op_progress(op, 1, &done);
+    if (rc == LP_SUCCESS) lp_sparse_op_take_result(op, *result);
+    lp_sparse_op_destroy(op);
+    if (rc != LP_SUCCESS) {
+        lp_sparse_result_free(*result);
+        *result = NULL;
+    }
+    return rc;
+}
+
+struct isparse_state {
+    struct lp_sparse_op *op;
+    lp_sparse_result_t result;
+};
+
+static lp_result_t isparse_advance(lp_request_t request, int blocking, int *done)
+{
+    struct isparse_state *state = request->state;
+    LP_TRY(lp_sparse_op_progress(state->op, blocking, done));
+    if (*done) lp_sparse_op_take_result(state->op, state->result);
+    return LP_SUCCESS;
+}
+
+static lp_result_t isparse_test(lp_request_t request, int *done) { return isparse_advance(request, 0, done); }
+
+static lp_result_t isparse_wait(lp_request_t request)
+{
+    int done = 0;
+    return isparse_advance(request, 1, &done);
+}
+
+static void isparse_release(void *opaque)
+{
+    struct isparse_state *state = opaque;
+    lp_sparse_op_destroy(state->op);
+    free(state);
+}
+
+static const struct lp_request_ops isparse_ops = {isparse_test, isparse_wait, isparse_release};
+
+lp_result_t lp_isparse_allreduce(const void *indices, lp_datatype_t index_type, const void *values,
+                                 lp_datatype_t datatype, int64_t nnz, int64_t size,
+                                 lp_sparse_algorithm_t algorithm, double density_threshold, lp_comm_t comm,
+                                 lp_sparse_result_t *result, lp_request_t *request)
+{
+    if (result != NULL) *result = NULL;
+    if (request == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "request pointer is NULL");
+    *request = NULL;
+    struct lp_sparse_op *op;
+    LP_TRY(start(indices, index_type, values, datatype, nnz, size, algorithm, density_threshold, comm, result, 0,
+                 &op));
+    struct isparse_state *state = malloc(sizeof *state);
+    lp_result_t rc = state == NULL ? lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a request") : LP_SUCCESS;
+    if (rc == LP_SUCCESS) {
+        state->op = op;
+        state->result = *result;
+        rc = lp_request_create(&isparse_ops, state, request);
+    }
+    if (rc != LP_SUCCESS) {
+        /* The exchange is under way: finish it so the peers are not left waiting. */
+        int done = 0;
+        lp_sparse_op_progress(op, 1, &done);
+        lp_sparse_op_destroy(op);
+        free(state);
+        lp_sparse_result_free(*result);
+        *result = NULL;
+    }
+    return rc;
+}
+
+/* ---- the result ---------------------------------------------------------- */
+
+int lp_sparse_result_is_dense(lp_sparse_result_t result) { return result != NULL && result->is_dense; }
+
+int64_t lp_sparse_result_nnz(lp_sparse_result_t result)
+{
+    if (result == NULL) return 0;
+    return result->is_dense ? result->size : result->sparse.nnz;
+}
+
+int64_t lp_sparse_result_size(lp_sparse_result_t result) { return result ? result->size : 0; }
+
+lp_datatype_t lp_sparse_result_datatype(lp_sparse_result_t result) { return result ? result->datatype : LP_INT32; }
+
+lp_sparse_algorithm_t lp_sparse_result_algorithm(lp_sparse_result_t result)
+{
+    return result ? result->algorithm : LP_SPARSE_AUTO;
+}
+
+const int64_t *lp_sparse_result_indices(lp_sparse_result_t result)
+{
+    return result == NULL || result->is_dense ? NULL : result->sparse.indices;
+}
+
+const void *lp_sparse_result_values(lp_sparse_result_t result)
+{
+    if (result == NULL) return NULL;
+    return result->is_dense ? result->dense : result->sparse.values;
+}
+
+lp_result_t lp_sparse_result_to_dense(lp_sparse_result_t result, void *dense)
+{
+    if (result == NULL || (dense == NULL && result->size > 0))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "result or output buffer is NULL");
+    const int64_t width = lp_datatype_size(result->datatype);
+    if (result->is_dense)
+        memcpy(dense, result->dense, (size_t)(result->size * width));
+    else
+        lp_sparse_densify(result->sparse.indices, result->sparse.values, result->sparse.nnz, result->datatype, 0,
+                          result->size, dense);
+    return LP_SUCCESS;
+}
+
+void lp_sparse_result_free(lp_sparse_result_t result)
+{
+    if (result == NULL) return;
+    lp_sparse_vec_free(&result->sparse);
+    free(result->dense);
+    free(result);
+}

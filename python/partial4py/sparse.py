@@ -1,0 +1,142 @@
+"""Sparse allreduce (SparCML style): the sum over ranks of sparse vectors
+given as (indices, values), exact and bit-identical on every rank."""
+import operator
+
+import numpy as np
+
+from ._binding import check, ffi, lib
+from ._buffers import DATATYPES, as_array, datatype_of, input_pointer, require_contiguous
+from ._comm import agree_on, lib_comm
+from ._request import Request
+from .errors import DatatypeError, InvalidArgumentError
+
+INDEX_DATATYPES = {np.dtype(np.int32): lib.LP_INT32, np.dtype(np.int64): lib.LP_INT64}
+ALGORITHMS = {ffi.string(lib.lp_sparse_algorithm_name(code)).decode(): code
+              for code in range(lib.LP_SPARSE_NUM_ALGORITHMS)}
+_ALGORITHM_NAMES = {code: name for name, code in ALGORITHMS.items()}
+
+
+class SparseResult:
+    """The sum: sorted unique ``indices`` with their ``values``, or, when it
+    has filled in, a dense ``values`` array of ``size`` elements (then
+    ``is_dense`` is True and ``indices`` is None). ``algorithm`` names the
+    algorithm that computed it."""
+
+    __slots__ = ("indices", "values", "is_dense", "size", "algorithm")
+
+    def __init__(self, handle, index_dtype):
+        datatype = lib.lp_sparse_result_datatype(handle)
+        dtype = next(d for d, code in DATATYPES.items() if code == datatype)
+        self.size = lib.lp_sparse_result_size(handle)
+        self.is_dense = bool(lib.lp_sparse_result_is_dense(handle))
+        self.algorithm = _ALGORITHM_NAMES[lib.lp_sparse_result_algorithm(handle)]
+        count = lib.lp_sparse_result_nnz(handle)
+        self.values = _view(handle, lib.lp_sparse_result_values(handle), count, dtype)
+        if self.is_dense:
+            self.indices = None
+        else:
+            wide = _view(handle, lib.lp_sparse_result_indices(handle), count, np.int64)
+            self.indices = wide if index_dtype == np.int64 else wide.astype(index_dtype)
+
+    def to_dense(self):
+        """The sum as a dense array of ``size`` elements (``values`` itself
+        when the result is dense)."""
+        if self.is_dense:
+            return self.values
+        dense = np.zeros(self.size, self.values.dtype)
+        dense[self.indices] = self.values
+        return dense
+
+    def __repr__(self):
+        form = "dense" if self.is_dense else f"{self.values.size} nonzeros"
+        return f"<SparseResult size={self.size} {form} dtype={self.values.dtype} algorithm={self.algorithm}>"
+
+
+def _view(handle, pointer, count, dtype):
+    """A NumPy array over memory that the C result owns, without a copy.
+
+    The array's buffer holds a cdata whose (no-op) destructor closes over
+    the result handle, so the C result is freed only when the last array
+    that uses it is gone."""
+    dtype = np.dtype(dtype)
+    if count == 0:
+        return np.empty(0, dtype)
+    owner = ffi.gc(ffi.cast("char *", pointer), lambda _, keep=handle: None)
+    return np.frombuffer(ffi.buffer(owner, count * dtype.itemsize), dtype)
+
+
+def _prepare(indices, values, size, algorithm, density_threshold):
+    index_array = as_array(indices, "indices")
+    value_array = as_array(values, "values")
+    if index_array.dtype not in INDEX_DATATYPES:
+        raise DatatypeError(f"indices have dtype {index_array.dtype}; supported: int32, int64")
+    datatype = datatype_of(value_array, "values")
+    require_contiguous(index_array, "indices")
+    require_contiguous(value_array, "values")
+    if index_array.ndim != 1 or value_array.ndim != 1:
+        raise InvalidArgumentError("indices and values must be one-dimensional")
+    if index_array.size != value_array.size:
+        raise InvalidArgumentError(f"indices has {index_array.size} elements, values {value_array.size}")
+    try:
+        size = operator.index(size)
+    except TypeError:
+        raise InvalidArgumentError(f"size must be an integer, not {type(size).__name__}") from None
+    if not 0 <= size < 2**63:
+        raise InvalidArgumentError(f"size {size} is outside [0, 2**63)")
+    if algorithm not in ALGORITHMS:
+        raise InvalidArgumentError(f"algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
+    threshold = 0.0 if density_threshold is None else float(density_threshold)
+    if not 0.0 <= threshold < float("inf"):
+        raise InvalidArgumentError(f"density_threshold {density_threshold!r} must be a finite number >= 0")
+    return (index_array, INDEX_DATATYPES[index_array.dtype], value_array, datatype, size,
+            ALGORITHMS[algorithm], threshold)
+
+
+def _arguments(comm, indices, values, size, algorithm, density_threshold):
+    handle = lib_comm(comm)
+    index_array, index_type, value_array, datatype, size, code, threshold = agree_on(
+        handle, lambda: _prepare(indices, values, size, algorithm, density_threshold))
+    return (input_pointer(index_array), index_type, input_pointer(value_array), datatype, value_array.size, size,
+            code, threshold, handle), index_array.dtype
+
+
+def sparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
+    """Sums the sparse vectors ``(indices, values)`` of every rank of ``comm``.
+
+    ``indices`` (int32 or int64) may be unsorted and repeat (repeats are
+    summed); each must lie in ``[0, size)``. ``values`` are float32, float64,
+    int32 or int64. ``algorithm`` is 'auto', 'recursive_doubling',
+    'split_allgather', 'dsar', 'allgather' or 'dense'. ``density_threshold``
+    (a fraction; None for the default) is where dsar's ranges and dense's
+    result stay dense. Returns a :class:`SparseResult`, identical bit for bit
+    on every rank.
+    """
+    arguments, index_dtype = _arguments(comm, indices, values, size, algorithm, density_threshold)
+    out = ffi.new("lp_sparse_result_t *")
+    check(lib.lp_sparse_allreduce(*arguments, out))
+    handle = ffi.gc(out[0], lib.lp_sparse_result_free)
+    return SparseResult(handle, index_dtype)
+
+
+def isparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
+    """Nonblocking :func:`sparse_allreduce`: returns a :class:`Request` whose
+    ``wait()`` returns the :class:`SparseResult`. The input arrays may be
+    reused as soon as this returns (they are copied when the call starts)."""
+    arguments, index_dtype = _arguments(comm, indices, values, size, algorithm, density_threshold)
+    out, request = ffi.new("lp_sparse_result_t *"), ffi.new("lp_request_t *")
+    check(lib.lp_isparse_allreduce(*arguments, out, request))
+    handle = ffi.gc(out[0], lib.lp_sparse_result_free)
+    return Request(request[0], lambda: SparseResult(handle, index_dtype), (handle,))
+
+
+def predict_seconds(algorithm, size, nnz, nprocs, dtype="float32", density_threshold=None):
+    """The cost model's prediction for one call (nnz: the densest rank's count)."""
+    datatype = datatype_of(np.empty(0, dtype), "dtype")
+    return lib.lp_sparse_predict_seconds(ALGORITHMS[algorithm], size, nnz, nprocs, datatype,
+                                         density_threshold or 0.0)
+
+
+def select_algorithm(size, nnz, nprocs, dtype="float32", density_threshold=None):
+    """The algorithm that 'auto' picks for these parameters."""
+    datatype = datatype_of(np.empty(0, dtype), "dtype")
+    return _ALGORITHM_NAMES[lib.lp_sparse_select_algorithm(size, nnz, nprocs, datatype, density_threshold or 0.0)]
