@@ -9,11 +9,13 @@ from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, In
                      InvalidArgumentError, MismatchError, MPIError, MPILibraryMismatchError,
                      OutOfMemoryError, TimeoutError, UnsupportedError)
 from ._request import Request
+from .partial import PartialAllreduce, PartialInfo
 
 __version__ = "0.1.0"
 
 __all__ = [
     "allreduce", "iallreduce", "Request",
+    "PartialAllreduce", "PartialInfo",
     "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
     "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",
     "InternalError", "MPILibraryMismatchError",
