@@ -26,3 +26,9 @@ def test_a_call_that_cannot_complete_times_out(mode, env):
         assert outcome["completed"] == 3, outcome
     else:
         assert outcome["completed"] == 0, outcome
+
+
+@pytest.mark.parametrize("nprocs", [1, 3])
+def test_exit_without_close_neither_hangs_nor_crashes(nprocs):
+    results = run_mpi(nprocs, "partial_exit", timeout=60)
+    assert all(r["done"] for r in results)

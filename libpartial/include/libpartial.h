@@ -164,6 +164,10 @@ lp_result_t lp_partial_allreduce(lp_partial_t partial, const void *sendbuf, void
  * info (may be NULL) are written when the request completes. */
 lp_result_t lp_partial_start(lp_partial_t partial, const void *sendbuf, void *recvbuf,
                              lp_partial_info_t *info, lp_request_t *request);
+/* Detaches a request from its round without waiting: it completes at once
+ * with LP_ERR_CLOSED and its recvbuf is never written. The call still
+ * counts and its contribution stays pending. For finalizers at exit. */
+lp_result_t lp_partial_request_detach(lp_request_t request);
 /* Collective: fires every round some rank has arrived at, then a synchronous
  * round that drains all pending contributions into recvbuf. Afterwards every
  * rank's next call belongs to the same round. */

@@ -412,6 +412,22 @@ lp_result_t lp_partial_start(lp_partial_t partial, const void *sendbuf, void *re
     return rc;
 }
 
+lp_result_t lp_partial_request_detach(lp_request_t request)
+{
+    if (request == NULL || request->ops != &partial_request_ops)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "not a partial allreduce request");
+    if (request->done) return LP_SUCCESS;
+    struct lp_partial_waiter *waiter = request->state;
+    pthread_mutex_lock(&waiter->owner->lock);
+    if (!waiter->done) {
+        lp_partial_remove_waiter(waiter->owner, waiter);
+        waiter->done = 1;
+        waiter->result = LP_ERR_CLOSED;
+    }
+    pthread_mutex_unlock(&waiter->owner->lock);
+    return LP_SUCCESS;
+}
+
 /* ---- flush, close ---- */
 
 lp_result_t lp_partial_flush(lp_partial_t partial, void *recvbuf, lp_partial_info_t *info)

@@ -2,6 +2,7 @@
 once a quorum of ranks has arrived, carrying late contributions into the
 next round instead of dropping them. See docs/partial.md."""
 import math
+import warnings
 
 import numpy as np
 
@@ -56,6 +57,20 @@ def _timeout_seconds(timeout):
     if not seconds > 0 or math.isnan(seconds):
         raise InvalidArgumentError(f"timeout must be None or > 0 seconds, not {timeout!r}")
     return seconds
+
+
+class _PartialRequest(Request):
+    """A partial allreduce request. Collected without a wait, it must not
+    block (its round may never fire, e.g. at exit): it is detached from its
+    round instead, so its buffer is never written."""
+
+    __slots__ = ()
+
+    def __del__(self):
+        if not self._done and self._handle != ffi.NULL:
+            warnings.warn("a partial allreduce request was never waited on; detaching it", ResourceWarning)
+            lib.lp_partial_request_detach(self._handle)
+            lib.lp_request_free(self._handle)
 
 
 class PartialAllreduce:
@@ -141,7 +156,7 @@ class PartialAllreduce:
         out = ffi.new("lp_request_t *")
         check(lib.lp_partial_start(handle, input_pointer(send), output_pointer(recv), info, out))
         # The request keeps this object alive: close() must not free it under the request.
-        return Request(out[0], lambda: PartialInfo(info, recv), (recv, info, self))
+        return _PartialRequest(out[0], lambda: PartialInfo(info, recv), (recv, info, self))
 
     def flush(self, recvbuf=None):
         """Collective: fires every round some rank has arrived at, then a
