@@ -1,6 +1,7 @@
-"""Transports the partial-allreduce tests run over: shared memory, and TCP
-when the MPI is Open MPI (its BTL selection is an environment variable).
-Under MPICH the default (shared memory within a node) is the one run."""
+"""Transports the partial-allreduce tests run over: shared memory (the
+default), and TCP. Open MPI selects TCP with its BTL list; MPICH (ch4:ucx,
+as Debian builds it) with MPIR_CVAR_NOLOCAL, which sends on-node traffic
+through the network module, restricted to UCX's TCP transport."""
 import functools
 import subprocess
 
@@ -8,23 +9,32 @@ import pytest
 
 from mpi_harness import mpiexec_command
 
-TCP = {"OMPI_MCA_btl": "self,tcp"}
+OPEN_MPI_TCP = {"OMPI_MCA_btl": "self,tcp"}
+MPICH_TCP = {"MPIR_CVAR_NOLOCAL": "1", "UCX_TLS": "tcp,self"}
+TCP = "tcp"  # resolved per MPI by environment_of()
 
 
 @functools.lru_cache(maxsize=None)
-def is_open_mpi():
+def launcher_version():
     try:
         out = subprocess.run(mpiexec_command() + ["--version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "Open MPI" in out.stdout + out.stderr or "OpenRTE" in out.stdout + out.stderr
+        return ""
+    return out.stdout + out.stderr
+
+
+def environment_of(transport):
+    """The environment for run_mpi; skips when this MPI cannot select it."""
+    if transport is None:
+        return None
+    version = launcher_version()
+    if "Open MPI" in version or "OpenRTE" in version:
+        return OPEN_MPI_TCP
+    if "HYDRA" in version:
+        return MPICH_TCP
+    pytest.skip("no known way to select TCP for this MPI")
 
 
 def transports():
-    """pytest params: the environment of each transport."""
+    """pytest params: None (shared memory) and TCP."""
     return [pytest.param(None, id="shm"), pytest.param(TCP, id="tcp")]
-
-
-def skip_unless_available(env):
-    if env is not None and not is_open_mpi():
-        pytest.skip("transport selection by environment needs Open MPI")

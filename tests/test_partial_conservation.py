@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mpi_harness import run_mpi
-from partial_transports import skip_unless_available, transports
+from partial_transports import environment_of, transports
 
 PROCS = [1, 2, 3, 4, 5, 8]
 MODES = ["solo", "majority", "sync", 2]
@@ -38,7 +38,7 @@ def check(results, nprocs, calls):
 @pytest.mark.parametrize("env", transports())
 @pytest.mark.parametrize("nprocs", PROCS)
 def test_conservation_and_atomicity(nprocs, env):
-    skip_unless_available(env)
+    env = environment_of(env)
     calls = 150 if nprocs < 8 else 100
     results = run_mpi(nprocs, "partial_rounds", {"specs": specs(nprocs, calls), "seed": nprocs}, env=env,
                       timeout=240)

@@ -5,7 +5,7 @@ contributions."""
 import pytest
 
 from mpi_harness import run_mpi
-from partial_transports import skip_unless_available, transports
+from partial_transports import environment_of, transports
 
 PROCS = [1, 2, 3, 4, 5, 8]
 
@@ -17,7 +17,7 @@ def quorum_of(mode, size):
 @pytest.mark.parametrize("env", transports())
 @pytest.mark.parametrize("nprocs", PROCS)
 def test_every_rank_agrees_on_every_round(nprocs, env):
-    skip_unless_available(env)
+    env = environment_of(env)
     specs = [{"mode": mode, "calls": 120, "dtype": dtype}
              for mode in ("solo", "majority", "sync") for dtype in ("float32", "int64")]
     results = run_mpi(nprocs, "partial_rounds", {"specs": specs, "seed": 100 + nprocs}, env=env, timeout=240)

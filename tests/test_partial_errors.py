@@ -5,7 +5,7 @@ fails on every rank with a message naming that rank."""
 import pytest
 
 from mpi_harness import run_mpi
-from partial_transports import TCP, skip_unless_available
+from partial_transports import TCP, environment_of
 
 CREATION = {"count": "MismatchError", "dtype": "MismatchError", "mode": "MismatchError",
             "unknown_mode": "InvalidArgumentError", "quorum": "InvalidArgumentError"}
@@ -22,7 +22,7 @@ CASES = [pytest.param(n, None, id=f"{n}-shm") for n in (1, 2, 3, 4, 5, 8)] + \
 
 @pytest.mark.parametrize("nprocs,env", CASES)
 def test_bad_input_raises_on_every_rank(nprocs, env):
-    skip_unless_available(env)
+    env = environment_of(env)
     args = {"creation": list(CREATION), "call": list(CALL), "modes": ["sync", "solo"]}
     results = run_mpi(nprocs, "partial_errors", args, env=env, timeout=180)
     for result in results:
