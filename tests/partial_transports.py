@@ -1,8 +1,12 @@
 """Transports the partial-allreduce tests run over: shared memory (the
-default), and TCP. Open MPI selects TCP with its BTL list; MPICH (ch4:ucx,
-as Debian builds it) with MPIR_CVAR_NOLOCAL, which sends on-node traffic
-through the network module, restricted to UCX's TCP transport."""
+default), and TCP. Open MPI selects TCP with its BTL list. MPICH (ch4:ucx,
+as Debian builds it) selects it with MPIR_CVAR_NOLOCAL, which sends on-node
+traffic through the network module, restricted to UCX's TCP transport; that
+is opt-in (P4P_MPICH_TCP=1) because MPICH 4.0.2 + UCX over TCP hangs in
+MPI_Finalize now and then on a loaded node even for a program that only
+calls MPI_Allreduce and MPI_Barrier (see docs/partial.md)."""
 import functools
+import os
 import subprocess
 
 import pytest
@@ -31,7 +35,9 @@ def environment_of(transport):
     if "Open MPI" in version or "OpenRTE" in version:
         return OPEN_MPI_TCP
     if "HYDRA" in version:
-        return MPICH_TCP
+        if os.environ.get("P4P_MPICH_TCP") == "1":
+            return MPICH_TCP
+        pytest.skip("MPICH over TCP is opt-in: P4P_MPICH_TCP=1 (its MPI_Finalize can hang under UCX/TCP)")
     pytest.skip("no known way to select TCP for this MPI")
 
 
