@@ -20,9 +20,11 @@
 
 enum { MSG_ARRIVE = 1, MSG_FLUSH, MSG_CLOSE, MSG_ERROR, MSG_NOTICE };
 enum { CONTROL_TAG = 1, MSG_LEN = 8, COORDINATOR = 0 };
-/* Idle polling backs off to this, so that an idle object costs little CPU
- * on an oversubscribed node; a user call wakes the thread at once. */
-enum { IDLE_MIN_US = 20, IDLE_MAX_US = 250, DRAIN_BATCH = 64 };
+/* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
+ * little CPU on an oversubscribed node; a user call wakes the thread at
+ * once. While a round is reducing or a local call waits, the backoff stops
+ * at BUSY_MAX_US: nonblocking collectives advance only when tested. */
+enum { IDLE_MIN_US = 20, BUSY_MAX_US = 50, IDLE_MAX_US = 250, DRAIN_BATCH = 64 };
 
 struct lp_partial_send {
     MPI_Request request;
@@ -374,6 +376,14 @@ static void shut_down(lp_partial_t partial, int abandoning)
     }
 }
 
+static long backoff_limit(lp_partial_t partial)
+{
+    pthread_mutex_lock(&partial->lock);
+    int busy = partial->waiters != NULL;
+    pthread_mutex_unlock(&partial->lock);
+    return busy || partial->reduction.round >= 0 ? BUSY_MAX_US : IDLE_MAX_US;
+}
+
 static void *progress_main(void *argument)
 {
     lp_partial_t partial = argument;
@@ -386,7 +396,8 @@ static void *progress_main(void *argument)
             idle_us = IDLE_MIN_US;
         } else {
             idle(partial, idle_us);
-            idle_us = idle_us * 2 < IDLE_MAX_US ? idle_us * 2 : IDLE_MAX_US;
+            const long limit = backoff_limit(partial);
+            idle_us = idle_us * 2 < limit ? idle_us * 2 : limit;
         }
     }
     pthread_mutex_lock(&partial->lock);
