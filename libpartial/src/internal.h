@@ -111,10 +111,11 @@ struct lp_partial_slot {
 /* One reduction in flight on the progress thread (one round at a time). */
 struct lp_partial_reduction {
     int64_t round;           /* -1 when idle */
-    int phase;               /* 1: reduce-scatter + metadata, 2: allgather */
-    int64_t nsegments;
-    MPI_Request *requests;   /* nsegments data requests + 1 metadata request */
-    int *counts;             /* per segment: size block counts, then size displacements */
+    int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
+    int step;                /* 0 .. size-2 within a phase */
+    int64_t nrequests;       /* data requests of the step in flight */
+    MPI_Request *requests;   /* per chunk of a block: a receive and a send */
+    MPI_Request meta_request;
     int64_t meta_in[2], meta_out[2];
 };
 
@@ -143,6 +144,7 @@ struct lp_partial_s {
     void *pending;           /* op over the contributions not yet consumed */
     int64_t pending_calls, pending_first, pending_last;
     void *snapshot;          /* [thread] what the round in flight reduces */
+    void *scratch;           /* [thread] one block received in the reduce-scatter */
     struct lp_partial_waiter *waiters;
     int flush_requested, flush_sent;
     int close_requested, close_sent;

@@ -8,7 +8,7 @@
  * slowest rank's call count (for bounded staleness), flushes, failures and
  * the end (NOTICE). Notices from one sender arrive in order (MPI's
  * non-overtaking rule), so every rank reduces the same rounds in the same
- * order; a round's reduction is a reduce-scatter followed by an in-place
+ * order; a round's reduction is a ring reduce-scatter followed by a ring
  * allgather, so each element is reduced once, on one rank, and every rank
  * receives the same bits with O(N) traffic per rank. */
 #include "internal.h"
@@ -19,7 +19,7 @@
 #include <time.h>
 
 enum { MSG_ARRIVE = 1, MSG_FLUSH, MSG_CLOSE, MSG_ERROR, MSG_NOTICE };
-enum { CONTROL_TAG = 1, MSG_LEN = 8, COORDINATOR = 0 };
+enum { CONTROL_TAG = 1, REDUCE_TAG = 2, MSG_LEN = 8, COORDINATOR = 0 };
 /* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
  * little CPU on an oversubscribed node; a user call wakes the thread at
  * once. While a round is reducing or a local call waits, the backoff stops
@@ -204,79 +204,154 @@ static lp_result_t coordinate(lp_partial_t partial)
     return LP_SUCCESS;
 }
 
-/* ---- the reduction of one round ---- */
+/* ---- the reduction of one round ----
+ *
+ * A ring reduce-scatter, then a ring allgather, on point-to-point messages
+ * of the object's communicator: each rank sends and receives 2(P-1) blocks
+ * of N/P elements, so its traffic is O(N) whatever P is and whatever
+ * algorithms the MPI library picks. Block b is reduced along the ring in a
+ * fixed order and ends on one rank, which the allgather copies everywhere:
+ * every rank gets the same bits, floats included. */
 
-static void split_segment(lp_partial_t partial, int64_t length, int *counts)
+static int64_t block_offset(lp_partial_t partial, int64_t block)
 {
-    int *displacements = counts + partial->size;
-    int offset = 0;
-    for (int r = 0; r < partial->size; r++) {
-        counts[r] = (int)(length / partial->size + (r < length % partial->size));
-        displacements[r] = offset;
-        offset += counts[r];
+    const int64_t base = partial->count / partial->size, extra = partial->count % partial->size;
+    return block * base + (block < extra ? block : extra);
+}
+
+static int64_t block_length(lp_partial_t partial, int64_t block)
+{
+    return partial->count / partial->size + (block < partial->count % partial->size);
+}
+
+static int ring_block(lp_partial_t partial, int shift)
+{
+    return (int)(((partial->rank + shift) % partial->size + partial->size) % partial->size);
+}
+
+static int64_t chunks_of(int64_t length)
+{
+    const int64_t chunk = lp_max_mpi_count();
+    return (length + chunk - 1) / chunk;
+}
+
+/* Receives length elements from the left neighbour into in while sending
+ * length from out to the right one, in chunks of at most one MPI count. */
+static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, const void *out, int64_t out_length)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    const int left = (partial->rank + partial->size - 1) % partial->size, right = (partial->rank + 1) % partial->size;
+    const int64_t chunk = lp_max_mpi_count();
+    const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
+    reduction->nrequests = 0;
+    for (int64_t offset = 0; offset < in_length; offset += chunk) {
+        int n = (int)(in_length - offset < chunk ? in_length - offset : chunk);
+        LP_TRY_MPI(MPI_Irecv((char *)in + offset * partial->width, n, type, left, REDUCE_TAG, partial->comm,
+                             &reduction->requests[reduction->nrequests++]));
     }
+    for (int64_t offset = 0; offset < out_length; offset += chunk) {
+        int n = (int)(out_length - offset < chunk ? out_length - offset : chunk);
+        LP_TRY_MPI(MPI_Isend((const char *)out + offset * partial->width, n, type, right, REDUCE_TAG,
+                             partial->comm, &reduction->requests[reduction->nrequests++]));
+    }
+    return LP_SUCCESS;
+}
+
+static char *result_of(lp_partial_t partial)
+{
+    return lp_partial_slot_of(partial, partial->reduction.round)->data;
+}
+
+/* Posts the messages of the current step. */
+static lp_result_t start_step(lp_partial_t partial)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    const int step = reduction->step;
+    if (reduction->phase == 1) {
+        /* Pass on the partial sum of block rank-step; receive block rank-step-1. */
+        const int send = ring_block(partial, -step), receive = ring_block(partial, -step - 1);
+        return exchange(partial, partial->scratch, block_length(partial, receive),
+                        (char *)partial->snapshot + block_offset(partial, send) * partial->width,
+                        block_length(partial, send));
+    }
+    /* Pass on the finished block rank+1-step; receive block rank-step. */
+    const int send = ring_block(partial, 1 - step), receive = ring_block(partial, -step);
+    char *result = result_of(partial);
+    return exchange(partial, result + block_offset(partial, receive) * partial->width, block_length(partial, receive),
+                    result + block_offset(partial, send) * partial->width, block_length(partial, send));
+}
+
+/* Folds the block just received into the partial sums. */
+static lp_result_t reduce_received(lp_partial_t partial)
+{
+    const int block = ring_block(partial, -partial->reduction.step - 1);
+    const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
+    char *target = (char *)partial->snapshot + block_offset(partial, block) * partial->width;
+    for (int64_t offset = 0; offset < length; offset += chunk) {
+        int n = (int)(length - offset < chunk ? length - offset : chunk);
+        LP_TRY_MPI(MPI_Reduce_local((char *)partial->scratch + offset * partial->width,
+                                    target + offset * partial->width, n, lp_mpi_datatype(partial->datatype),
+                                    lp_mpi_op(partial->op)));
+    }
+    return LP_SUCCESS;
+}
+
+/* The block this rank finished reducing goes to its place in the result. */
+static void place_own_block(lp_partial_t partial)
+{
+    const int block = ring_block(partial, 1);
+    const int64_t offset = block_offset(partial, block) * partial->width;
+    memcpy(result_of(partial) + offset, (char *)partial->snapshot + offset,
+           (size_t)(block_length(partial, block) * partial->width));
 }
 
 static void free_reduction(struct lp_partial_reduction *reduction)
 {
     free(reduction->requests);
-    free(reduction->counts);
     reduction->requests = NULL;
-    reduction->counts = NULL;
+    reduction->nrequests = 0;
     reduction->round = -1;
 }
 
 static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
-    const int64_t segment = lp_max_mpi_count();
-    const int64_t nsegments = partial->count == 0 ? 0 : (partial->count + segment - 1) / segment;
+    const int64_t most_chunks = chunks_of(partial->count / partial->size + 1);
+    reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(2 * most_chunks));
+    if (reduction->requests == NULL)
+        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);
     reduction->round = round;
     reduction->phase = 1;
-    reduction->nsegments = nsegments;
-    reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(nsegments + 1));
-    reduction->counts = malloc(sizeof(int) * (size_t)(2 * partial->size * (nsegments > 0 ? nsegments : 1)));
-    if (reduction->requests == NULL || reduction->counts == NULL) {
-        free_reduction(reduction);
-        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);
-    }
-    for (int64_t s = 0; s <= nsegments; s++) reduction->requests[s] = MPI_REQUEST_NULL;
+    reduction->step = 0;
+    reduction->nrequests = 0;
+    reduction->meta_request = MPI_REQUEST_NULL;
 
     pthread_mutex_lock(&partial->lock);
     lp_partial_take_snapshot(partial, round, reduction->meta_in);
     pthread_mutex_unlock(&partial->lock);
 
-    char *result = lp_partial_slot_of(partial, round)->data;
-    const char *snapshot = partial->snapshot;
-    const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
-    for (int64_t s = 0; s < nsegments; s++) {
-        const int64_t offset = s * segment;
-        int *counts = reduction->counts + 2 * partial->size * s;
-        split_segment(partial, partial->count - offset < segment ? partial->count - offset : segment, counts);
-        const int64_t mine = offset + counts[partial->size + partial->rank];
-        LP_TRY_MPI(MPI_Ireduce_scatter(snapshot + offset * partial->width, result + mine * partial->width,
-                                       counts, type, lp_mpi_op(partial->op), partial->comm,
-                                       &reduction->requests[s]));
+    LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM, partial->comm,
+                              &reduction->meta_request));
+    if (partial->size == 1) {
+        place_own_block(partial);
+        reduction->phase = 3;
+        return LP_SUCCESS;
     }
-    LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM,
-                              partial->comm, &reduction->requests[nsegments]));
-    return LP_SUCCESS;
+    return start_step(partial);
 }
 
-static lp_result_t start_allgather(lp_partial_t partial)
+/* Moves the ring on once the step in flight has completed. */
+static lp_result_t next_step(lp_partial_t partial)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
-    const int64_t segment = lp_max_mpi_count();
-    char *result = lp_partial_slot_of(partial, reduction->round)->data;
-    const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
-    for (int64_t s = 0; s < reduction->nsegments; s++) {
-        int *counts = reduction->counts + 2 * partial->size * s;
-        LP_TRY_MPI(MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, result + s * segment * partial->width,
-                                   counts, counts + partial->size, type, partial->comm,
-                                   &reduction->requests[s]));
+    if (reduction->phase == 1) LP_TRY(reduce_received(partial));
+    if (++reduction->step < partial->size - 1) return start_step(partial);
+    reduction->step = 0;
+    if (reduction->phase++ == 1) {
+        place_own_block(partial);
+        return start_step(partial);
     }
-    reduction->phase = 2;
-    return LP_SUCCESS;
+    return LP_SUCCESS; /* phase 3: only the metadata may still be in flight */
 }
 
 static void finish_round(lp_partial_t partial)
@@ -308,16 +383,15 @@ static lp_result_t advance_reduction(lp_partial_t partial, int *active)
         return start_reduction(partial, next);
     }
     int done = 0;
-    if (reduction->phase == 1) {
-        LP_TRY(lp_testall(reduction->requests, reduction->nsegments + 1, &done));
+    while (reduction->phase < 3) {
+        LP_TRY(lp_testall(reduction->requests, reduction->nrequests, &done));
         if (!done) return LP_SUCCESS;
         *active = 1;
-        if (reduction->nsegments > 0) return start_allgather(partial);
-    } else {
-        LP_TRY(lp_testall(reduction->requests, reduction->nsegments, &done));
-        if (!done) return LP_SUCCESS;
-        *active = 1;
+        LP_TRY(next_step(partial));
     }
+    LP_TRY_MPI(MPI_Test(&reduction->meta_request, &done, MPI_STATUS_IGNORE));
+    if (!done) return LP_SUCCESS;
+    *active = 1;
     finish_round(partial);
     return LP_SUCCESS;
 }
