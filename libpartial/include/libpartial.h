@@ -181,6 +181,70 @@ lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int 
  * sparse entry merged, and per byte of dense memory written and read. */
 lp_result_t lp_sparse_measure_local_costs(double *seconds_per_entry, double *seconds_per_dense_byte);
 
+/* ---- partial allreduce (solo / majority / sync / quorum k) -------------
+ *
+ * A persistent object, created collectively. Each rank calls it at its own
+ * pace; its k-th call belongs to round k. Round k fires once its quorum of
+ * ranks has arrived at round k; its result is the op over every
+ * contribution pending at that moment, on every rank. A contribution that
+ * arrives after its round fired stays pending and goes, whole, into the
+ * next round that fires. A progress thread per object (MPI_THREAD_MULTIPLE
+ * required) runs the protocol and the reductions, so rounds complete while
+ * the user thread computes. See docs/partial.md. */
+
+typedef enum {
+    LP_PARTIAL_SOLO = 0,     /* quorum 1: the first rank to arrive fires the round */
+    LP_PARTIAL_MAJORITY = 1, /* quorum ceil(P/2), counted exactly */
+    LP_PARTIAL_SYNC = 2,     /* quorum P */
+    LP_PARTIAL_QUORUM = 3,   /* quorum given explicitly, 1..P */
+    LP_PARTIAL_NUM_MODES
+} lp_partial_mode_t;
+
+#define LP_PARTIAL_DEFAULT_MAX_STALENESS 8
+
+typedef struct lp_partial_s *lp_partial_t;
+
+/* The metadata of one round, identical on every rank. */
+typedef struct {
+    int64_t round;         /* round number; the flush round has its own number */
+    int64_t contributions; /* calls whose buffers were summed into this result */
+    int64_t fresh;         /* ranks whose own call for this round is among them */
+    int64_t quorum_met;    /* 0 only for rounds a flush forced before their quorum */
+    int64_t late;          /* this rank only: 1 if its call came after the round fired */
+} lp_partial_info_t;
+
+/* Collective over comm. quorum is read only in LP_PARTIAL_QUORUM mode.
+ * max_staleness >= 0 (or -1 for the default) bounds how many rounds a rank
+ * may run ahead of the slowest one. timeout_seconds <= 0 means no timeout;
+ * it is local to the rank and applies to every blocking wait. count,
+ * datatype, op, mode, quorum and max_staleness must match on every rank. */
+lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op,
+                              lp_partial_mode_t mode, int quorum, int max_staleness,
+                              double timeout_seconds, lp_comm_t comm, lp_partial_t *out);
+/* One call: adds sendbuf to this rank's pending contribution, then waits for
+ * the round's result. sendbuf may equal recvbuf. info may be NULL. */
+lp_result_t lp_partial_allreduce(lp_partial_t partial, const void *sendbuf, void *recvbuf,
+                                 lp_partial_info_t *info);
+/* Nonblocking call. sendbuf is consumed before this returns; recvbuf and
+ * info (may be NULL) are written when the request completes. */
+lp_result_t lp_partial_start(lp_partial_t partial, const void *sendbuf, void *recvbuf,
+                             lp_partial_info_t *info, lp_request_t *request);
+/* Detaches a request from its round without waiting: it completes at once
+ * with LP_ERR_CLOSED and its recvbuf is never written. The call still
+ * counts and its contribution stays pending. For finalizers at exit. */
+lp_result_t lp_partial_request_detach(lp_request_t request);
+/* Collective: fires every round some rank has arrived at, then a synchronous
+ * round that drains all pending contributions into recvbuf. Afterwards every
+ * rank's next call belongs to the same round. */
+lp_result_t lp_partial_flush(lp_partial_t partial, void *recvbuf, lp_partial_info_t *info);
+/* Reports a call-time error found outside the C core (e.g. a bad buffer in
+ * Python): the object fails on every rank with this code. Returns code. */
+lp_result_t lp_partial_report_error(lp_partial_t partial, lp_result_t code);
+/* Collective: stops the progress thread and frees everything. Pending
+ * contributions that were not flushed are dropped. */
+lp_result_t lp_partial_destroy(lp_partial_t partial);
+lp_result_t lp_partial_quorum(lp_partial_t partial, int *quorum);
+
 #ifdef __cplusplus
 }
 #endif

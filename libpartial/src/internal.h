@@ -161,4 +161,137 @@ lp_result_t lp_sparse_op_progress(struct lp_sparse_op *op, int blocking, int *do
 void lp_sparse_op_take_result(struct lp_sparse_op *op, struct lp_sparse_result_s *result);
 void lp_sparse_op_destroy(struct lp_sparse_op *op);
 
+/* ---- partial ---- */
+/* Shared by partial.c (entry points), partial_rounds.c (pending
+ * contribution, result ring, waiters) and partial_progress.c (the progress
+ * thread and the protocol). Fields marked [lock] are guarded by
+ * partial->lock; [thread] are touched by the progress thread only. */
+
+#include <pthread.h>
+
+/* One caller waiting for a round: a blocking call, a request, or a flush. */
+struct lp_partial_waiter {
+    lp_partial_t owner;      /* NULL once the object was destroyed */
+    int64_t round;           /* -1 for the flush waiter: the coordinator picks its round */
+    void *recvbuf;
+    lp_partial_info_t *info; /* may be NULL */
+    int late;
+    int done;
+    lp_result_t result;
+    struct lp_partial_waiter *next;
+};
+
+/* A completed round in the result ring. */
+struct lp_partial_slot {
+    int64_t round;           /* -1 while empty */
+    int64_t contributions;
+    int64_t fresh;
+    int64_t quorum_met;
+    void *data;
+};
+
+/* One reduction in flight on the progress thread (one round at a time). */
+struct lp_partial_reduction {
+    int64_t round;           /* -1 when idle */
+    int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
+    int step;                /* 0 .. size-2 within a phase */
+    int64_t nrequests;       /* data requests of the step in flight */
+    MPI_Request *requests;   /* per chunk of a block: a receive and a send */
+    MPI_Request meta_request;
+    int64_t meta_in[2], meta_out[2];
+};
+
+struct lp_partial_send;      /* a control message in flight (partial_progress.c) */
+
+struct lp_partial_s {
+    /* fixed at creation */
+    MPI_Comm comm;           /* the object's own duplicate */
+    int rank, size;
+    int64_t count, width;
+    lp_datatype_t datatype;
+    lp_op_t op;
+    lp_partial_mode_t mode;
+    int quorum, max_staleness;
+    double timeout;          /* seconds, <= 0: none */
+    int ring_size;
+    pthread_t thread;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;  /* user threads wait here */
+    pthread_cond_t wake;     /* the progress thread idles here */
+
+    /* this rank's side [lock] */
+    int64_t calls;           /* round of this rank's next call */
+    int64_t calls_reported;  /* last value sent to the coordinator [thread reads under lock] */
+    void *pending;           /* op over the contributions not yet consumed */
+    int64_t pending_calls, pending_first, pending_last;
+    void *snapshot;          /* [thread] what the round in flight reduces */
+    void *scratch;           /* [thread] one block received in the reduce-scatter */
+    struct lp_partial_waiter *waiters;
+    int flush_requested, flush_sent;
+    int close_requested, close_sent;
+    lp_result_t local_error; /* a call-time error to broadcast */
+    int local_error_sent;
+    int abandon;             /* local teardown: MPI is finalizing or close gave up */
+    int64_t live_requests;   /* requests not yet released: they keep the memory alive */
+    int destroyed;
+
+    int64_t snapshot_through;     /* last round whose snapshot was taken */
+
+    /* what the coordinator has announced [lock] */
+    int64_t fired_through, min_calls, flush_round;
+    int64_t forced_first;    /* rounds forced_first..flush_round-1 fired without quorum */
+    lp_result_t failure;
+    int failed_rank;
+    int finish_announced;
+    int thread_exited;
+
+    /* results [lock] */
+    int64_t completed_through;
+    struct lp_partial_slot *ring;
+
+    /* progress thread only [thread] */
+    MPI_Request control_request;
+    int64_t control_message[8];
+    struct lp_partial_send *sends;
+    struct lp_partial_reduction reduction;
+    int64_t *coordinator_calls;   /* rank 0: calls made by each rank */
+    int coordinator_flushes, coordinator_closes;
+    lp_result_t coordinator_failure;
+    int coordinator_failed_rank;
+    int coordinator_finish;
+    int64_t coordinator_fired, coordinator_min, coordinator_flush_round, coordinator_forced_first;
+    int64_t announced[5];    /* rank 0: the last notice sent (fired, min, flush, failure, finish) */
+    int announced_once;
+    int released;            /* MPI resources freed */
+    struct lp_partial_s *registry_next;
+};
+
+/* partial_rounds.c */
+lp_result_t lp_partial_alloc_buffers(lp_partial_t partial);
+void lp_partial_free_buffers(lp_partial_t partial);
+/* Resets a buffer to the op's identity, so an empty contribution adds nothing. */
+void lp_partial_fill_identity(lp_partial_t partial, void *buffer);
+/* Merges one call's buffer into the pending contribution [lock]. */
+lp_result_t lp_partial_merge_pending(lp_partial_t partial, const void *sendbuf, int64_t round);
+/* Moves the pending contribution into the snapshot for round [lock]; fills
+ * the local metadata (calls, fresh). */
+void lp_partial_take_snapshot(lp_partial_t partial, int64_t round, int64_t *meta);
+struct lp_partial_slot *lp_partial_slot_of(lp_partial_t partial, int64_t round);
+/* Copies a completed round to a waiter and marks it done [lock]. */
+void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot,
+                        struct lp_partial_waiter *waiter);
+/* Delivers round (or the flush round) to every waiter for it [lock]. */
+void lp_partial_complete_round(lp_partial_t partial, int64_t round);
+/* Fails every waiter with code [lock]. */
+void lp_partial_fail_waiters(lp_partial_t partial, lp_result_t code);
+void lp_partial_remove_waiter(lp_partial_t partial, struct lp_partial_waiter *waiter);
+/* The failure detail a rank reports for a failed object. */
+lp_result_t lp_partial_failure_result(lp_partial_t partial);
+
+/* partial_progress.c */
+lp_result_t lp_partial_start_thread(lp_partial_t partial);
+/* Blocks until the thread has exited; with abandon set, it leaves at once. */
+void lp_partial_join_thread(lp_partial_t partial);
+
 #endif /* LP_INTERNAL_H */

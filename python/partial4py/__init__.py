@@ -10,12 +10,14 @@ from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, In
                      OutOfMemoryError, TimeoutError, UnsupportedError)
 from ._request import Request
 from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
+from .partial import PartialAllreduce, PartialInfo
 
 __version__ = "0.1.0"
 
 __all__ = [
     "allreduce", "iallreduce", "Request",
     "sparse_allreduce", "isparse_allreduce", "SparseResult",
+    "PartialAllreduce", "PartialInfo",
     "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
     "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",
     "InternalError", "MPILibraryMismatchError",

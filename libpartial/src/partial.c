@@ -1,0 +1,495 @@
+/* Partial allreduce: the public entry points. Creation validates and
+ * agrees on the arguments collectively; a call validates locally, and a
+ * rank whose call is bad reports it through the protocol, so the object
+ * fails on every rank instead of leaving the others waiting. The user
+ * thread only touches shared state under partial->lock; all MPI traffic
+ * belongs to the progress thread (partial_progress.c). */
+#include "internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- live objects, released when MPI finalizes ---- */
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lp_partial_s *registry_head = NULL;
+static int finalize_keyval = MPI_KEYVAL_INVALID;
+
+static void registry_remove(lp_partial_t partial)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (struct lp_partial_s **link = &registry_head; *link != NULL; link = &(*link)->registry_next) {
+        if (*link == partial) {
+            *link = partial->registry_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* Stops the thread without the collective close handshake (peers may be
+ * gone) and frees the MPI resources. The memory stays, so that a later
+ * lp_partial_destroy (or a Python finalizer) finds a closed object. */
+static void release_locally(lp_partial_t partial)
+{
+    pthread_mutex_lock(&partial->lock);
+    partial->abandon = 1;
+    pthread_cond_signal(&partial->wake);
+    pthread_mutex_unlock(&partial->lock);
+    lp_partial_join_thread(partial);
+    MPI_Comm_free(&partial->comm);
+    partial->released = 1;
+}
+
+/* MPI_Finalize deletes MPI_COMM_SELF's attributes before it tears MPI
+ * down: the last moment a progress thread may still make MPI calls. */
+static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+{
+    (void)self; (void)keyval; (void)value; (void)extra;
+    pthread_mutex_lock(&registry_lock);
+    struct lp_partial_s *live = registry_head;
+    registry_head = NULL;
+    pthread_mutex_unlock(&registry_lock);
+    while (live != NULL) {
+        struct lp_partial_s *next = live->registry_next;
+        release_locally(live);
+        live = next;
+    }
+    return MPI_SUCCESS;
+}
+
+static lp_result_t registry_add(lp_partial_t partial)
+{
+    pthread_mutex_lock(&registry_lock);
+    lp_result_t rc = LP_SUCCESS;
+    if (finalize_keyval == MPI_KEYVAL_INVALID) {
+        rc = lp_check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, release_all_at_finalize,
+                                                 &finalize_keyval, NULL), "MPI_Comm_create_keyval");
+        if (rc == LP_SUCCESS)
+            rc = lp_check_mpi(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_keyval, NULL), "MPI_Comm_set_attr");
+    }
+    if (rc == LP_SUCCESS) {
+        partial->registry_next = registry_head;
+        registry_head = partial;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
+}
+
+/* ---- deadlines ---- */
+
+struct deadline {
+    int set;
+    struct timespec at; /* CLOCK_MONOTONIC, the clock of the condition variables */
+};
+
+static struct deadline deadline_after(double seconds)
+{
+    struct deadline deadline = {0};
+    if (!(seconds > 0) || isinf(seconds)) return deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline.at);
+    double whole = floor(seconds);
+    deadline.at.tv_sec += (time_t)whole;
+    deadline.at.tv_nsec += (long)((seconds - whole) * 1e9);
+    deadline.at.tv_sec += deadline.at.tv_nsec / 1000000000;
+    deadline.at.tv_nsec %= 1000000000;
+    deadline.set = 1;
+    return deadline;
+}
+
+/* Waits on partial->changed (lock held); returns 0 when the deadline passed. */
+static int wait_for_change(lp_partial_t partial, const struct deadline *deadline)
+{
+    if (!deadline->set) {
+        pthread_cond_wait(&partial->changed, &partial->lock);
+        return 1;
+    }
+    return pthread_cond_timedwait(&partial->changed, &partial->lock, &deadline->at) != ETIMEDOUT;
+}
+
+/* ---- object lifetime ---- */
+
+static lp_result_t init_sync(lp_partial_t partial)
+{
+    pthread_condattr_t attributes;
+    if (pthread_condattr_init(&attributes) != 0) return lp_fail(LP_ERR_INTERNAL, "pthread_condattr_init failed");
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    int rc = pthread_mutex_init(&partial->lock, NULL);
+    rc |= pthread_cond_init(&partial->changed, &attributes);
+    rc |= pthread_cond_init(&partial->wake, &attributes);
+    pthread_condattr_destroy(&attributes);
+    return rc == 0 ? LP_SUCCESS : lp_fail(LP_ERR_INTERNAL, "cannot create the partial allreduce's locks");
+}
+
+static void free_object(lp_partial_t partial)
+{
+    if (partial == NULL) return;
+    lp_partial_free_buffers(partial);
+    free(partial->coordinator_calls);
+    pthread_mutex_destroy(&partial->lock);
+    pthread_cond_destroy(&partial->changed);
+    pthread_cond_destroy(&partial->wake);
+    free(partial);
+}
+
+static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
+                                   int quorum, int max_staleness, double timeout, lp_comm_t comm,
+                                   lp_partial_t *out)
+{
+    struct lp_partial_s *partial = calloc(1, sizeof *partial);
+    if (partial == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a partial allreduce");
+    partial->comm = MPI_COMM_NULL;
+    partial->rank = comm->rank;
+    partial->size = comm->size;
+    partial->count = count;
+    partial->width = lp_datatype_size(datatype);
+    partial->datatype = datatype;
+    partial->op = op;
+    partial->mode = mode;
+    partial->quorum = quorum;
+    partial->max_staleness = max_staleness;
+    partial->timeout = timeout;
+    /* A slow rank's late call reads a round at most max_staleness + 1
+     * behind the newest one that can fire (see docs/partial.md). */
+    partial->ring_size = max_staleness + 2;
+    partial->fired_through = partial->completed_through = partial->snapshot_through = -1;
+    partial->flush_round = partial->forced_first = -1;
+    partial->coordinator_fired = partial->coordinator_flush_round = partial->coordinator_forced_first = -1;
+    *out = partial;
+    lp_result_t rc = init_sync(partial);
+    if (rc == LP_SUCCESS) rc = lp_partial_alloc_buffers(partial);
+    if (rc == LP_SUCCESS && comm->rank == 0) {
+        partial->coordinator_calls = calloc((size_t)comm->size, sizeof(int64_t));
+        if (partial->coordinator_calls == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the coordinator");
+    }
+    return rc;
+}
+
+static int resolve_quorum(lp_partial_mode_t mode, int quorum, int size)
+{
+    switch (mode) {
+    case LP_PARTIAL_SOLO: return 1;
+    case LP_PARTIAL_MAJORITY: return (size + 1) / 2;
+    case LP_PARTIAL_SYNC: return size;
+    case LP_PARTIAL_QUORUM: return quorum >= 1 && quorum <= size ? quorum : 0;
+    default: return 0;
+    }
+}
+
+static lp_result_t check_create_args(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
+                                     int quorum, int max_staleness, int size, lp_partial_t *out)
+{
+    if (out == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
+    LP_TRY(lp_check_reduction_args(NULL, NULL, 0, datatype, op));
+    if (count < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "count %lld is negative", (long long)count);
+    if ((int)mode < 0 || mode >= LP_PARTIAL_NUM_MODES)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "mode %d is not a partial allreduce mode", (int)mode);
+    if (resolve_quorum(mode, quorum, size) == 0)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "quorum %d is not in 1..%d", quorum, size);
+    if (max_staleness < -1 || max_staleness > 1000000)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "max_staleness %d is not in 0..1000000 (or -1, the default)",
+                       max_staleness);
+    int provided = MPI_THREAD_SINGLE;
+    LP_TRY_MPI(MPI_Query_thread(&provided));
+    if (provided < MPI_THREAD_MULTIPLE)
+        return lp_fail(LP_ERR_UNSUPPORTED, "the partial allreduce's progress thread needs MPI_THREAD_MULTIPLE; "
+                       "initialize MPI with MPI_Init_thread(MPI_THREAD_MULTIPLE)");
+    return LP_SUCCESS;
+}
+
+static lp_result_t explain_create_mismatch(lp_result_t rc)
+{
+    if (rc != LP_ERR_MISMATCH) return rc;
+    char detail[512];
+    strncpy(detail, lp_get_last_error(), sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    return lp_fail(rc, "lp_partial_create: %s (arguments: 0 count, 1 datatype, 2 op, 3 mode, 4 quorum, "
+                   "5 max_staleness)", detail);
+}
+
+lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
+                              int quorum, int max_staleness, double timeout_seconds, lp_comm_t comm,
+                              lp_partial_t *out)
+{
+    LP_TRY(lp_check_comm(comm));
+    if (out != NULL) *out = NULL;
+    lp_result_t local = check_create_args(count, datatype, op, mode, quorum, max_staleness, comm->size, out);
+    const int staleness = max_staleness < 0 ? LP_PARTIAL_DEFAULT_MAX_STALENESS : max_staleness;
+    const int resolved = resolve_quorum(mode, quorum, comm->size);
+    lp_partial_t partial = NULL;
+    if (local == LP_SUCCESS)
+        local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, comm, &partial);
+    const int64_t params[] = {count, (int64_t)datatype, (int64_t)op, (int64_t)mode, resolved, staleness};
+    lp_result_t rc = explain_create_mismatch(lp_comm_agree(comm, local, params, 6));
+    if (rc != LP_SUCCESS) {
+        free_object(partial);
+        return rc;
+    }
+    local = lp_check_mpi(MPI_Comm_dup(comm->comm, &partial->comm), "MPI_Comm_dup");
+    if (local == LP_SUCCESS) {
+        MPI_Comm_set_errhandler(partial->comm, MPI_ERRORS_RETURN);
+        local = lp_partial_start_thread(partial);
+        if (local != LP_SUCCESS) MPI_Comm_free(&partial->comm);
+    }
+    rc = lp_comm_agree(comm, local, NULL, 0);
+    if (rc == LP_SUCCESS) rc = registry_add(partial);
+    if (rc != LP_SUCCESS) {
+        if (local == LP_SUCCESS) release_locally(partial);
+        free_object(partial);
+        return rc;
+    }
+    *out = partial;
+    return LP_SUCCESS;
+}
+
+/* Under the lock: LP_SUCCESS while calls may still be made. */
+static lp_result_t check_usable(lp_partial_t partial)
+{
+    if (partial->failure != LP_SUCCESS) return lp_partial_failure_result(partial);
+    if (partial->released || partial->close_requested || partial->thread_exited)
+        return lp_fail(LP_ERR_CLOSED, "the partial allreduce was closed");
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_partial_report_error(lp_partial_t partial, lp_result_t code)
+{
+    if (partial == NULL || code == LP_SUCCESS) return code;
+    pthread_mutex_lock(&partial->lock);
+    if (partial->local_error == LP_SUCCESS && !partial->released) {
+        partial->local_error = code;
+        if (partial->failure == LP_SUCCESS) {
+            partial->failure = code;
+            partial->failed_rank = partial->rank;
+            lp_partial_fail_waiters(partial, code);
+        }
+        pthread_cond_signal(&partial->wake);
+    }
+    pthread_mutex_unlock(&partial->lock);
+    return code;
+}
+
+/* Reports a bad call to every rank, keeping this rank's own detail. */
+static lp_result_t reject_call(lp_partial_t partial, lp_result_t code)
+{
+    char detail[512];
+    strncpy(detail, lp_get_last_error(), sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    lp_partial_report_error(partial, code);
+    return lp_fail(code, "%s; the partial allreduce now fails on every rank", detail);
+}
+
+/* Registers this rank's call: waits while the rank is too far ahead,
+ * merges sendbuf into the pending contribution, and either delivers an
+ * already completed round or queues the waiter. */
+static lp_result_t begin_call(lp_partial_t partial, const void *sendbuf, void *recvbuf, lp_partial_info_t *info,
+                              struct lp_partial_waiter *waiter, const struct deadline *deadline)
+{
+    if (partial == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "partial allreduce is NULL");
+    if (partial->count > 0 && (sendbuf == NULL || recvbuf == NULL))
+        return reject_call(partial, lp_fail(LP_ERR_INVALID_ARGUMENT, "buffer is NULL with count %lld",
+                                            (long long)partial->count));
+    pthread_mutex_lock(&partial->lock);
+    lp_result_t rc = check_usable(partial);
+    while (rc == LP_SUCCESS && partial->calls - partial->min_calls > partial->max_staleness) {
+        if (!wait_for_change(partial, deadline))
+            rc = lp_fail(LP_ERR_TIMEOUT, "round %lld waited %g s for the slowest rank, which is more than "
+                         "max_staleness=%d rounds behind; this call did not contribute",
+                         (long long)partial->calls, partial->timeout, partial->max_staleness);
+        else
+            rc = check_usable(partial);
+    }
+    if (rc == LP_SUCCESS) rc = lp_partial_merge_pending(partial, sendbuf, partial->calls);
+    if (rc != LP_SUCCESS) {
+        pthread_mutex_unlock(&partial->lock);
+        return rc;
+    }
+    *waiter = (struct lp_partial_waiter){.owner = partial, .round = partial->calls, .recvbuf = recvbuf,
+                                         .info = info, .late = partial->calls <= partial->snapshot_through};
+    partial->calls++;
+    if (waiter->round <= partial->completed_through) {
+        const struct lp_partial_slot *slot = lp_partial_slot_of(partial, waiter->round);
+        if (slot->round == waiter->round) lp_partial_deliver(partial, slot, waiter);
+        else rc = lp_fail(LP_ERR_INTERNAL, "round %lld left the result ring", (long long)waiter->round);
+    } else {
+        waiter->next = partial->waiters;
+        partial->waiters = waiter;
+    }
+    pthread_cond_signal(&partial->wake);
+    pthread_mutex_unlock(&partial->lock);
+    return rc;
+}
+
+/* Under the lock: the code of a completed waiter, with its detail. */
+static lp_result_t waiter_result(lp_partial_t partial, const struct lp_partial_waiter *waiter)
+{
+    if (waiter->result == LP_SUCCESS) return LP_SUCCESS;
+    if (partial->failure != LP_SUCCESS) return lp_partial_failure_result(partial);
+    return lp_fail(waiter->result, "the partial allreduce was closed before round %lld completed",
+                   (long long)waiter->round);
+}
+
+static lp_result_t await_round(lp_partial_t partial, struct lp_partial_waiter *waiter,
+                               const struct deadline *deadline)
+{
+    pthread_mutex_lock(&partial->lock);
+    lp_result_t rc = LP_SUCCESS;
+    while (!waiter->done && rc == LP_SUCCESS) {
+        if (!wait_for_change(partial, deadline) && !waiter->done) {
+            lp_partial_remove_waiter(partial, waiter);
+            rc = lp_fail(LP_ERR_TIMEOUT, "%s did not complete within %g s (quorum %d of %d ranks); "
+                         "its contribution stays pending",
+                         waiter->round < 0 ? "flush" : "round", partial->timeout, partial->quorum, partial->size);
+        }
+    }
+    if (rc == LP_SUCCESS) rc = waiter_result(partial, waiter);
+    pthread_mutex_unlock(&partial->lock);
+    return rc;
+}
+
+lp_result_t lp_partial_allreduce(lp_partial_t partial, const void *sendbuf, void *recvbuf, lp_partial_info_t *info)
+{
+    struct deadline deadline = deadline_after(partial != NULL ? partial->timeout : 0);
+    struct lp_partial_waiter waiter;
+    LP_TRY(begin_call(partial, sendbuf, recvbuf, info, &waiter, &deadline));
+    return await_round(partial, &waiter, &deadline);
+}
+
+/* ---- nonblocking calls ---- */
+
+static lp_result_t request_test(lp_request_t request, int *done)
+{
+    struct lp_partial_waiter *waiter = request->state;
+    lp_partial_t partial = waiter->owner;
+    pthread_mutex_lock(&partial->lock);
+    *done = waiter->done;
+    lp_result_t rc = waiter->done ? waiter_result(partial, waiter) : LP_SUCCESS;
+    pthread_mutex_unlock(&partial->lock);
+    return rc;
+}
+
+static lp_result_t request_wait(lp_request_t request)
+{
+    struct lp_partial_waiter *waiter = request->state;
+    struct deadline deadline = deadline_after(waiter->owner->timeout);
+    return await_round(waiter->owner, waiter, &deadline);
+}
+
+static void request_release(void *state)
+{
+    struct lp_partial_waiter *waiter = state;
+    lp_partial_t partial = waiter->owner;
+    pthread_mutex_lock(&partial->lock);
+    lp_partial_remove_waiter(partial, waiter);
+    const int last_reference = --partial->live_requests == 0 && partial->destroyed;
+    pthread_mutex_unlock(&partial->lock);
+    free(waiter);
+    if (last_reference) free_object(partial);
+}
+
+static const struct lp_request_ops partial_request_ops = {request_test, request_wait, request_release};
+
+lp_result_t lp_partial_start(lp_partial_t partial, const void *sendbuf, void *recvbuf, lp_partial_info_t *info,
+                             lp_request_t *request)
+{
+    if (request == NULL) return reject_call(partial, lp_fail(LP_ERR_INVALID_ARGUMENT, "request pointer is NULL"));
+    *request = NULL;
+    struct lp_partial_waiter *waiter = malloc(sizeof *waiter);
+    if (waiter == NULL) return reject_call(partial, lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a request"));
+    struct deadline deadline = deadline_after(partial != NULL ? partial->timeout : 0);
+    lp_result_t rc = begin_call(partial, sendbuf, recvbuf, info, waiter, &deadline);
+    if (rc != LP_SUCCESS) {
+        free(waiter);
+        return rc;
+    }
+    pthread_mutex_lock(&partial->lock);
+    partial->live_requests++;
+    pthread_mutex_unlock(&partial->lock);
+    rc = lp_request_create(&partial_request_ops, waiter, request);
+    if (rc != LP_SUCCESS) request_release(waiter);
+    return rc;
+}
+
+lp_result_t lp_partial_request_detach(lp_request_t request)
+{
+    if (request == NULL || request->ops != &partial_request_ops)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "not a partial allreduce request");
+    if (request->done) return LP_SUCCESS;
+    struct lp_partial_waiter *waiter = request->state;
+    pthread_mutex_lock(&waiter->owner->lock);
+    if (!waiter->done) {
+        lp_partial_remove_waiter(waiter->owner, waiter);
+        waiter->done = 1;
+        waiter->result = LP_ERR_CLOSED;
+    }
+    pthread_mutex_unlock(&waiter->owner->lock);
+    return LP_SUCCESS;
+}
+
+/* ---- flush, close ---- */
+
+lp_result_t lp_partial_flush(lp_partial_t partial, void *recvbuf, lp_partial_info_t *info)
+{
+    if (partial == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "partial allreduce is NULL");
+    if (partial->count > 0 && recvbuf == NULL)
+        return reject_call(partial, lp_fail(LP_ERR_INVALID_ARGUMENT, "flush: recvbuf is NULL with count %lld",
+                                            (long long)partial->count));
+    struct deadline deadline = deadline_after(partial->timeout);
+    struct lp_partial_waiter waiter = {.owner = partial, .round = -1, .recvbuf = recvbuf, .info = info};
+    pthread_mutex_lock(&partial->lock);
+    lp_result_t rc = check_usable(partial);
+    if (rc == LP_SUCCESS) {
+        waiter.next = partial->waiters;
+        partial->waiters = &waiter;
+        partial->flush_requested = 1;
+        pthread_cond_signal(&partial->wake);
+    }
+    pthread_mutex_unlock(&partial->lock);
+    LP_TRY(rc);
+    return await_round(partial, &waiter, &deadline);
+}
+
+lp_result_t lp_partial_destroy(lp_partial_t partial)
+{
+    if (partial == NULL) return LP_SUCCESS;
+    registry_remove(partial);
+    lp_result_t rc = LP_SUCCESS;
+    if (!partial->released) {
+        struct deadline deadline = deadline_after(partial->timeout);
+        pthread_mutex_lock(&partial->lock);
+        partial->close_requested = 1;
+        pthread_cond_signal(&partial->wake);
+        while (!partial->thread_exited) {
+            if (!wait_for_change(partial, &deadline) && !partial->thread_exited && !partial->abandon) {
+                /* Some rank never closed: give up the handshake, release locally. */
+                partial->abandon = 1;
+                pthread_cond_signal(&partial->wake);
+                rc = lp_fail(LP_ERR_TIMEOUT, "close did not complete on every rank within %g s; "
+                             "released this rank's resources anyway", partial->timeout);
+                deadline.set = 0;
+            }
+        }
+        pthread_mutex_unlock(&partial->lock);
+        lp_partial_join_thread(partial);
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        if (!finalized) MPI_Comm_free(&partial->comm);
+        partial->released = 1;
+    }
+    /* A request not yet released still reads the object: the last one frees it. */
+    pthread_mutex_lock(&partial->lock);
+    partial->destroyed = 1;
+    const int unreferenced = partial->live_requests == 0;
+    pthread_mutex_unlock(&partial->lock);
+    if (unreferenced) free_object(partial);
+    return rc;
+}
+
+lp_result_t lp_partial_quorum(lp_partial_t partial, int *quorum)
+{
+    if (partial == NULL || quorum == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "argument is NULL");
+    *quorum = partial->quorum;
+    return LP_SUCCESS;
+}

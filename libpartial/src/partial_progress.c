@@ -1,0 +1,506 @@
+/* The progress thread of a partial allreduce and its protocol.
+ *
+ * Every rank's thread owns all MPI traffic of its object, on the object's
+ * own communicator, so rounds advance while the user thread computes.
+ * Rank 0's thread is also the coordinator: every rank reports its call
+ * count (ARRIVE), and the coordinator fires round r once the quorum of
+ * ranks has made more than r calls. It announces the rounds fired, the
+ * slowest rank's call count (for bounded staleness), flushes, failures and
+ * the end (NOTICE). Notices from one sender arrive in order (MPI's
+ * non-overtaking rule), so every rank reduces the same rounds in the same
+ * order; a round's reduction is a ring reduce-scatter followed by a ring
+ * allgather, so each element is reduced once, on one rank, and every rank
+ * receives the same bits with O(N) traffic per rank. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { MSG_ARRIVE = 1, MSG_FLUSH, MSG_CLOSE, MSG_ERROR, MSG_NOTICE };
+enum { CONTROL_TAG = 1, REDUCE_TAG = 2, MSG_LEN = 8, COORDINATOR = 0 };
+/* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
+ * little CPU on an oversubscribed node; a user call wakes the thread at
+ * once. While a round is reducing or a local call waits, the backoff stops
+ * at BUSY_MAX_US: nonblocking collectives advance only when tested. */
+enum { IDLE_MIN_US = 20, BUSY_MAX_US = 50, IDLE_MAX_US = 250, DRAIN_BATCH = 64 };
+
+struct lp_partial_send {
+    MPI_Request request;
+    int64_t message[MSG_LEN];
+    struct lp_partial_send *next;
+};
+
+static lp_result_t send_control(lp_partial_t partial, int destination, const int64_t *message)
+{
+    struct lp_partial_send *send = calloc(1, sizeof *send);
+    if (send == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a control message");
+    memcpy(send->message, message, sizeof send->message);
+    int rc = MPI_Isend(send->message, MSG_LEN, MPI_INT64_T, destination, CONTROL_TAG, partial->comm,
+                       &send->request);
+    if (rc != MPI_SUCCESS) {
+        free(send);
+        return lp_check_mpi(rc, "MPI_Isend");
+    }
+    send->next = partial->sends;
+    partial->sends = send;
+    return LP_SUCCESS;
+}
+
+/* Frees the sends that have completed; with wait, waits for all of them. */
+static lp_result_t reap_sends(lp_partial_t partial, int wait)
+{
+    struct lp_partial_send **link = &partial->sends;
+    while (*link != NULL) {
+        struct lp_partial_send *send = *link;
+        int done = 1;
+        if (wait) LP_TRY_MPI(MPI_Wait(&send->request, MPI_STATUS_IGNORE));
+        else LP_TRY_MPI(MPI_Test(&send->request, &done, MPI_STATUS_IGNORE));
+        if (done) {
+            *link = send->next;
+            free(send);
+        } else {
+            link = &send->next;
+        }
+    }
+    return LP_SUCCESS;
+}
+
+static lp_result_t to_coordinator(lp_partial_t partial, int64_t type, int64_t value)
+{
+    const int64_t message[MSG_LEN] = {type, value};
+    return send_control(partial, COORDINATOR, message);
+}
+
+/* Sends what the user thread has asked for since the last step, in the
+ * order the coordinator needs: calls before the flush or close they precede. */
+static lp_result_t send_outbox(lp_partial_t partial, int *active)
+{
+    pthread_mutex_lock(&partial->lock);
+    int64_t calls = partial->calls;
+    int send_calls = calls != partial->calls_reported;
+    int send_error = partial->local_error != LP_SUCCESS && !partial->local_error_sent;
+    int send_flush = partial->flush_requested && !partial->flush_sent;
+    int send_close = partial->close_requested && !partial->close_sent;
+    lp_result_t error = partial->local_error;
+    partial->calls_reported = calls;
+    partial->local_error_sent |= send_error;
+    partial->flush_sent |= send_flush;
+    partial->close_sent |= send_close;
+    pthread_mutex_unlock(&partial->lock);
+
+    if (send_calls) LP_TRY(to_coordinator(partial, MSG_ARRIVE, calls));
+    if (send_error) LP_TRY(to_coordinator(partial, MSG_ERROR, error));
+    if (send_flush) LP_TRY(to_coordinator(partial, MSG_FLUSH, calls));
+    if (send_close) LP_TRY(to_coordinator(partial, MSG_CLOSE, 0));
+    *active |= send_calls | send_error | send_flush | send_close;
+    return LP_SUCCESS;
+}
+
+static void coordinator_receive(lp_partial_t partial, const int64_t *message, int source)
+{
+    switch (message[0]) {
+    case MSG_ARRIVE: partial->coordinator_calls[source] = message[1]; break;
+    case MSG_FLUSH: partial->coordinator_flushes++; break;
+    case MSG_CLOSE: partial->coordinator_closes++; break;
+    case MSG_ERROR:
+        if (partial->coordinator_failure == LP_SUCCESS) {
+            partial->coordinator_failure = (lp_result_t)message[1];
+            partial->coordinator_failed_rank = source;
+        }
+        break;
+    default: break;
+    }
+}
+
+static void receive_notice(lp_partial_t partial, const int64_t *message)
+{
+    pthread_mutex_lock(&partial->lock);
+    if (message[1] > partial->fired_through) partial->fired_through = message[1];
+    partial->min_calls = message[2];
+    partial->flush_round = message[3];
+    partial->forced_first = message[4];
+    if (message[5] != LP_SUCCESS && partial->failure == LP_SUCCESS) {
+        partial->failure = (lp_result_t)message[5];
+        partial->failed_rank = (int)message[6];
+        lp_partial_fail_waiters(partial, partial->failure);
+    }
+    if (message[7]) partial->finish_announced = 1;
+    pthread_cond_broadcast(&partial->changed);
+    pthread_mutex_unlock(&partial->lock);
+}
+
+static lp_result_t post_control_receive(lp_partial_t partial)
+{
+    return lp_check_mpi(MPI_Irecv(partial->control_message, MSG_LEN, MPI_INT64_T, MPI_ANY_SOURCE,
+                                  CONTROL_TAG, partial->comm, &partial->control_request),
+                        "MPI_Irecv");
+}
+
+static lp_result_t drain_control(lp_partial_t partial, int *active)
+{
+    for (int i = 0; i < DRAIN_BATCH; i++) {
+        int arrived = 0;
+        MPI_Status status;
+        LP_TRY_MPI(MPI_Test(&partial->control_request, &arrived, &status));
+        if (!arrived) return LP_SUCCESS;
+        *active = 1;
+        if (partial->control_message[0] == MSG_NOTICE) receive_notice(partial, partial->control_message);
+        else coordinator_receive(partial, partial->control_message, status.MPI_SOURCE);
+        LP_TRY(post_control_receive(partial));
+    }
+    return LP_SUCCESS;
+}
+
+static int ranks_arrived_at(lp_partial_t partial, int64_t round)
+{
+    int arrived = 0;
+    for (int r = 0; r < partial->size; r++) arrived += partial->coordinator_calls[r] > round;
+    return arrived;
+}
+
+/* Rank 0: fires what can fire, then tells every rank what changed. */
+static lp_result_t coordinate(lp_partial_t partial)
+{
+    const int failed = partial->coordinator_failure != LP_SUCCESS;
+    if (!failed)
+        while (ranks_arrived_at(partial, partial->coordinator_fired + 1) >= partial->quorum)
+            partial->coordinator_fired++;
+    if (!failed && partial->coordinator_flushes == partial->size) {
+        /* Every rank is in flush, so no call will come: rounds some rank
+         * arrived at fire now, without their quorum, then the drain round. */
+        int64_t most_calls = 0;
+        for (int r = 0; r < partial->size; r++)
+            if (partial->coordinator_calls[r] > most_calls) most_calls = partial->coordinator_calls[r];
+        partial->coordinator_forced_first = partial->coordinator_fired + 1;
+        if (most_calls - 1 > partial->coordinator_fired) partial->coordinator_fired = most_calls - 1;
+        partial->coordinator_flush_round = ++partial->coordinator_fired;
+        for (int r = 0; r < partial->size; r++)
+            partial->coordinator_calls[r] = partial->coordinator_flush_round + 1;
+        partial->coordinator_flushes = 0;
+    }
+    int64_t slowest = partial->coordinator_calls[0];
+    for (int r = 1; r < partial->size; r++)
+        if (partial->coordinator_calls[r] < slowest) slowest = partial->coordinator_calls[r];
+    partial->coordinator_min = slowest;
+    if (partial->coordinator_closes == partial->size) partial->coordinator_finish = 1;
+
+    const int64_t now[5] = {partial->coordinator_fired, partial->coordinator_min,
+                            partial->coordinator_flush_round, partial->coordinator_failure,
+                            partial->coordinator_finish};
+    if (partial->announced_once && memcmp(now, partial->announced, sizeof now) == 0) return LP_SUCCESS;
+    memcpy(partial->announced, now, sizeof now);
+    partial->announced_once = 1;
+    const int64_t notice[MSG_LEN] = {MSG_NOTICE,
+                                     partial->coordinator_fired,
+                                     partial->coordinator_min,
+                                     partial->coordinator_flush_round,
+                                     partial->coordinator_forced_first,
+                                     partial->coordinator_failure,
+                                     partial->coordinator_failed_rank,
+                                     partial->coordinator_finish};
+    for (int r = 0; r < partial->size; r++) LP_TRY(send_control(partial, r, notice));
+    return LP_SUCCESS;
+}
+
+/* ---- the reduction of one round ----
+ *
+ * A ring reduce-scatter, then a ring allgather, on point-to-point messages
+ * of the object's communicator: each rank sends and receives 2(P-1) blocks
+ * of N/P elements, so its traffic is O(N) whatever P is and whatever
+ * algorithms the MPI library picks. Block b is reduced along the ring in a
+ * fixed order and ends on one rank, which the allgather copies everywhere:
+ * every rank gets the same bits, floats included. */
+
+static int64_t block_offset(lp_partial_t partial, int64_t block)
+{
+    const int64_t base = partial->count / partial->size, extra = partial->count % partial->size;
+    return block * base + (block < extra ? block : extra);
+}
+
+static int64_t block_length(lp_partial_t partial, int64_t block)
+{
+    return partial->count / partial->size + (block < partial->count % partial->size);
+}
+
+static int ring_block(lp_partial_t partial, int shift)
+{
+    return (int)(((partial->rank + shift) % partial->size + partial->size) % partial->size);
+}
+
+static int64_t chunks_of(int64_t length)
+{
+    const int64_t chunk = lp_max_mpi_count();
+    return (length + chunk - 1) / chunk;
+}
+
+/* Receives length elements from the left neighbour into in while sending
+ * length from out to the right one, in chunks of at most one MPI count. */
+static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, const void *out, int64_t out_length)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    const int left = (partial->rank + partial->size - 1) % partial->size, right = (partial->rank + 1) % partial->size;
+    const int64_t chunk = lp_max_mpi_count();
+    const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
+    reduction->nrequests = 0;
+    for (int64_t offset = 0; offset < in_length; offset += chunk) {
+        int n = (int)(in_length - offset < chunk ? in_length - offset : chunk);
+        LP_TRY_MPI(MPI_Irecv((char *)in + offset * partial->width, n, type, left, REDUCE_TAG, partial->comm,
+                             &reduction->requests[reduction->nrequests++]));
+    }
+    for (int64_t offset = 0; offset < out_length; offset += chunk) {
+        int n = (int)(out_length - offset < chunk ? out_length - offset : chunk);
+        LP_TRY_MPI(MPI_Isend((const char *)out + offset * partial->width, n, type, right, REDUCE_TAG,
+                             partial->comm, &reduction->requests[reduction->nrequests++]));
+    }
+    return LP_SUCCESS;
+}
+
+static char *result_of(lp_partial_t partial)
+{
+    return lp_partial_slot_of(partial, partial->reduction.round)->data;
+}
+
+/* Posts the messages of the current step. */
+static lp_result_t start_step(lp_partial_t partial)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    const int step = reduction->step;
+    if (reduction->phase == 1) {
+        /* Pass on the partial sum of block rank-step; receive block rank-step-1. */
+        const int send = ring_block(partial, -step), receive = ring_block(partial, -step - 1);
+        return exchange(partial, partial->scratch, block_length(partial, receive),
+                        (char *)partial->snapshot + block_offset(partial, send) * partial->width,
+                        block_length(partial, send));
+    }
+    /* Pass on the finished block rank+1-step; receive block rank-step. */
+    const int send = ring_block(partial, 1 - step), receive = ring_block(partial, -step);
+    char *result = result_of(partial);
+    return exchange(partial, result + block_offset(partial, receive) * partial->width, block_length(partial, receive),
+                    result + block_offset(partial, send) * partial->width, block_length(partial, send));
+}
+
+/* Folds the block just received into the partial sums. */
+static lp_result_t reduce_received(lp_partial_t partial)
+{
+    const int block = ring_block(partial, -partial->reduction.step - 1);
+    const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
+    char *target = (char *)partial->snapshot + block_offset(partial, block) * partial->width;
+    for (int64_t offset = 0; offset < length; offset += chunk) {
+        int n = (int)(length - offset < chunk ? length - offset : chunk);
+        LP_TRY_MPI(MPI_Reduce_local((char *)partial->scratch + offset * partial->width,
+                                    target + offset * partial->width, n, lp_mpi_datatype(partial->datatype),
+                                    lp_mpi_op(partial->op)));
+    }
+    return LP_SUCCESS;
+}
+
+/* The block this rank finished reducing goes to its place in the result. */
+static void place_own_block(lp_partial_t partial)
+{
+    const int block = ring_block(partial, 1);
+    const int64_t offset = block_offset(partial, block) * partial->width;
+    memcpy(result_of(partial) + offset, (char *)partial->snapshot + offset,
+           (size_t)(block_length(partial, block) * partial->width));
+}
+
+static void free_reduction(struct lp_partial_reduction *reduction)
+{
+    free(reduction->requests);
+    reduction->requests = NULL;
+    reduction->nrequests = 0;
+    reduction->round = -1;
+}
+
+static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    const int64_t most_chunks = chunks_of(partial->count / partial->size + 1);
+    reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(2 * most_chunks));
+    if (reduction->requests == NULL)
+        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);
+    reduction->round = round;
+    reduction->phase = 1;
+    reduction->step = 0;
+    reduction->nrequests = 0;
+    reduction->meta_request = MPI_REQUEST_NULL;
+
+    pthread_mutex_lock(&partial->lock);
+    lp_partial_take_snapshot(partial, round, reduction->meta_in);
+    pthread_mutex_unlock(&partial->lock);
+
+    LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM, partial->comm,
+                              &reduction->meta_request));
+    if (partial->size == 1) {
+        place_own_block(partial);
+        reduction->phase = 3;
+        return LP_SUCCESS;
+    }
+    return start_step(partial);
+}
+
+/* Moves the ring on once the step in flight has completed. */
+static lp_result_t next_step(lp_partial_t partial)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    if (reduction->phase == 1) LP_TRY(reduce_received(partial));
+    if (++reduction->step < partial->size - 1) return start_step(partial);
+    reduction->step = 0;
+    if (reduction->phase++ == 1) {
+        place_own_block(partial);
+        return start_step(partial);
+    }
+    return LP_SUCCESS; /* phase 3: only the metadata may still be in flight */
+}
+
+static void finish_round(lp_partial_t partial)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    pthread_mutex_lock(&partial->lock);
+    struct lp_partial_slot *slot = lp_partial_slot_of(partial, reduction->round);
+    slot->contributions = reduction->meta_out[0];
+    slot->fresh = reduction->meta_out[1];
+    slot->quorum_met = !(partial->forced_first <= reduction->round && reduction->round < partial->flush_round);
+    slot->round = reduction->round;
+    lp_partial_complete_round(partial, reduction->round);
+    pthread_cond_broadcast(&partial->changed);
+    pthread_mutex_unlock(&partial->lock);
+    free_reduction(reduction);
+}
+
+/* Starts the next fired round when idle, else advances the one in flight. */
+static lp_result_t advance_reduction(lp_partial_t partial, int *active)
+{
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    if (reduction->round < 0) {
+        pthread_mutex_lock(&partial->lock);
+        int64_t next = partial->snapshot_through + 1;
+        int fired = next <= partial->fired_through;
+        pthread_mutex_unlock(&partial->lock);
+        if (!fired) return LP_SUCCESS;
+        *active = 1;
+        return start_reduction(partial, next);
+    }
+    int done = 0;
+    while (reduction->phase < 3) {
+        LP_TRY(lp_testall(reduction->requests, reduction->nrequests, &done));
+        if (!done) return LP_SUCCESS;
+        *active = 1;
+        LP_TRY(next_step(partial));
+    }
+    LP_TRY_MPI(MPI_Test(&reduction->meta_request, &done, MPI_STATUS_IGNORE));
+    if (!done) return LP_SUCCESS;
+    *active = 1;
+    finish_round(partial);
+    return LP_SUCCESS;
+}
+
+/* ---- the thread ---- */
+
+static int finished(lp_partial_t partial)
+{
+    pthread_mutex_lock(&partial->lock);
+    int done = partial->abandon ||
+               (partial->finish_announced && partial->snapshot_through >= partial->fired_through);
+    pthread_mutex_unlock(&partial->lock);
+    return done && partial->reduction.round < 0;
+}
+
+static lp_result_t step(lp_partial_t partial, int *active)
+{
+    LP_TRY(send_outbox(partial, active));
+    LP_TRY(drain_control(partial, active));
+    if (partial->rank == COORDINATOR) LP_TRY(coordinate(partial));
+    LP_TRY(advance_reduction(partial, active));
+    return reap_sends(partial, 0);
+}
+
+static void idle(lp_partial_t partial, long microseconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += microseconds * 1000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    pthread_mutex_lock(&partial->lock);
+    if (!partial->abandon) pthread_cond_timedwait(&partial->wake, &partial->lock, &until);
+    pthread_mutex_unlock(&partial->lock);
+}
+
+/* Completes or releases every MPI request the thread still owns. */
+static void shut_down(lp_partial_t partial, int abandoning)
+{
+    if (partial->control_request != MPI_REQUEST_NULL) {
+        MPI_Cancel(&partial->control_request);
+        MPI_Wait(&partial->control_request, MPI_STATUS_IGNORE);
+    }
+    if (abandoning) {
+        /* Peers may be gone: a send is released to finish on its own, and a
+         * reduction in flight is left to MPI_Comm_free's deferred cleanup. */
+        while (partial->sends != NULL) {
+            struct lp_partial_send *send = partial->sends;
+            partial->sends = send->next;
+            MPI_Request_free(&send->request);
+            free(send);
+        }
+        free_reduction(&partial->reduction);
+    } else {
+        reap_sends(partial, 1);
+    }
+}
+
+static long backoff_limit(lp_partial_t partial)
+{
+    pthread_mutex_lock(&partial->lock);
+    int busy = partial->waiters != NULL;
+    pthread_mutex_unlock(&partial->lock);
+    return busy || partial->reduction.round >= 0 ? BUSY_MAX_US : IDLE_MAX_US;
+}
+
+static void *progress_main(void *argument)
+{
+    lp_partial_t partial = argument;
+    lp_result_t rc = post_control_receive(partial);
+    long idle_us = IDLE_MIN_US;
+    while (rc == LP_SUCCESS && !finished(partial)) {
+        int active = 0;
+        rc = step(partial, &active);
+        if (active) {
+            idle_us = IDLE_MIN_US;
+        } else {
+            idle(partial, idle_us);
+            const long limit = backoff_limit(partial);
+            idle_us = idle_us * 2 < limit ? idle_us * 2 : limit;
+        }
+    }
+    pthread_mutex_lock(&partial->lock);
+    int abandoning = partial->abandon || rc != LP_SUCCESS;
+    if (rc != LP_SUCCESS && partial->failure == LP_SUCCESS) {
+        /* MPI failed under the protocol: the object cannot go on here. */
+        partial->failure = rc;
+        partial->failed_rank = partial->rank;
+    }
+    pthread_mutex_unlock(&partial->lock);
+    shut_down(partial, abandoning);
+    pthread_mutex_lock(&partial->lock);
+    lp_partial_fail_waiters(partial, partial->failure != LP_SUCCESS ? partial->failure : LP_ERR_CLOSED);
+    partial->thread_exited = 1;
+    pthread_cond_broadcast(&partial->changed);
+    pthread_mutex_unlock(&partial->lock);
+    return NULL;
+}
+
+lp_result_t lp_partial_start_thread(lp_partial_t partial)
+{
+    partial->control_request = MPI_REQUEST_NULL;
+    partial->reduction.round = -1;
+    int rc = pthread_create(&partial->thread, NULL, progress_main, partial);
+    if (rc != 0) return lp_fail(LP_ERR_INTERNAL, "cannot start the progress thread: %s", strerror(rc));
+    return LP_SUCCESS;
+}
+
+void lp_partial_join_thread(lp_partial_t partial)
+{
+    pthread_join(partial->thread, NULL);
+}

@@ -1,0 +1,195 @@
+"""Partial allreduce (eager-SGD): a persistent collective whose rounds fire
+once a quorum of ranks has arrived, carrying late contributions into the
+next round instead of dropping them. See docs/partial.md."""
+import math
+import warnings
+
+import numpy as np
+
+from ._binding import check, ffi, lib
+from ._buffers import (DATATYPES, as_array, input_pointer, op_code, output_pointer, require_contiguous,
+                       require_writable)
+from ._comm import agree_on, lib_comm
+from ._request import Request
+from .errors import ClosedError, DatatypeError, InvalidArgumentError, code_of
+
+MODES = {"solo": lib.LP_PARTIAL_SOLO, "majority": lib.LP_PARTIAL_MAJORITY, "sync": lib.LP_PARTIAL_SYNC}
+
+
+class PartialInfo:
+    """The metadata of one round, identical on every rank (except ``late``).
+
+    ``round``: the round number. ``contributions``: how many calls' buffers
+    were summed into the result (divide a summed gradient by this).
+    ``fresh``: how many ranks' own call for this round is among them.
+    ``quorum_met``: False only for rounds a flush forced. ``late``: this
+    rank's call came after its round fired, so its buffer was carried into a
+    later round. ``result``: the result array.
+    """
+
+    __slots__ = ("round", "contributions", "fresh", "quorum_met", "late", "result")
+
+    def __init__(self, c_info, result):
+        self.round = int(c_info.round)
+        self.contributions = int(c_info.contributions)
+        self.fresh = int(c_info.fresh)
+        self.quorum_met = bool(c_info.quorum_met)
+        self.late = bool(c_info.late)
+        self.result = result
+
+    def __repr__(self):
+        return (f"PartialInfo(round={self.round}, contributions={self.contributions}, fresh={self.fresh}, "
+                f"quorum_met={self.quorum_met}, late={self.late})")
+
+
+def _mode_and_quorum(mode):
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool):
+        return lib.LP_PARTIAL_QUORUM, int(mode)
+    if isinstance(mode, str) and mode.lower() in MODES:
+        return MODES[mode.lower()], 0
+    raise InvalidArgumentError(f"mode {mode!r} is not 'solo', 'majority', 'sync' or a quorum 1..P")
+
+
+def _timeout_seconds(timeout):
+    if timeout is None:
+        return 0.0
+    seconds = float(timeout)
+    if not seconds > 0 or math.isnan(seconds):
+        raise InvalidArgumentError(f"timeout must be None or > 0 seconds, not {timeout!r}")
+    return seconds
+
+
+class _PartialRequest(Request):
+    """A partial allreduce request. Collected without a wait, it must not
+    block (its round may never fire, e.g. at exit): it is detached from its
+    round instead, so its buffer is never written."""
+
+    __slots__ = ()
+
+    def __del__(self):
+        if not self._done and self._handle != ffi.NULL:
+            warnings.warn("a partial allreduce request was never waited on; detaching it", ResourceWarning)
+            lib.lp_partial_request_detach(self._handle)
+            lib.lp_request_free(self._handle)
+
+
+class PartialAllreduce:
+    """A persistent partial allreduce over ``comm`` (collective creation).
+
+    ``mode``: 'solo' (quorum 1), 'majority' (ceil(P/2)), 'sync' (P) or an
+    integer quorum k in 1..P. ``max_staleness``: how many rounds a rank may
+    run ahead of the slowest (None: the default, 8). ``timeout``: seconds
+    every blocking wait may take before raising :class:`TimeoutError`
+    (None: wait forever). count, dtype, op, mode and max_staleness must
+    match on every rank.
+    """
+
+    def __init__(self, count, dtype=np.float32, comm=None, mode="solo", max_staleness=None, timeout=None,
+                 op="sum"):
+        self._handle = ffi.NULL
+        handle = lib_comm(comm)
+
+        def prepare():
+            if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
+                raise InvalidArgumentError(f"count must be an integer, not {type(count).__name__}")
+            dt = np.dtype(dtype)
+            if dt not in DATATYPES:
+                raise DatatypeError(f"dtype {dt} is not supported; supported: {', '.join(map(str, DATATYPES))}")
+            staleness = -1 if max_staleness is None else int(max_staleness)
+            return (int(count), dt, *_mode_and_quorum(mode), staleness, _timeout_seconds(timeout), op_code(op))
+
+        n, dt, mode_code, quorum, staleness, seconds, opcode = agree_on(handle, prepare)
+        out = ffi.new("lp_partial_t *")
+        check(lib.lp_partial_create(n, DATATYPES[dt], opcode, mode_code, quorum, staleness, seconds, handle, out))
+        self._handle = out[0]
+        self.count, self.dtype, self.mode, self.timeout = n, dt, mode, timeout
+        quorum_out = ffi.new("int *")
+        check(lib.lp_partial_quorum(self._handle, quorum_out))
+        self.quorum = quorum_out[0]
+
+    # -- calls ---------------------------------------------------------------
+
+    def _live_handle(self):
+        if self._handle == ffi.NULL:
+            raise ClosedError("the PartialAllreduce was closed")
+        return self._handle
+
+    def _check_buffer(self, obj, name, writable):
+        array = as_array(obj, name)
+        if array.dtype != self.dtype:
+            raise DatatypeError(f"{name} has dtype {array.dtype}; this PartialAllreduce reduces {self.dtype}")
+        if array.size != self.count:
+            raise InvalidArgumentError(f"{name} has {array.size} elements; this PartialAllreduce has count "
+                                       f"{self.count}")
+        require_contiguous(array, name)
+        if writable:
+            require_writable(array, name)
+        return array
+
+    def _prepare(self, sendbuf, recvbuf):
+        """Checks the buffers; a bad one fails the object on every rank."""
+        handle = self._live_handle()
+        try:
+            send = self._check_buffer(sendbuf, "sendbuf", False)
+            recv = (np.empty(self.count, self.dtype) if recvbuf is None
+                    else self._check_buffer(recvbuf, "recvbuf", True))
+        except Exception as exc:
+            lib.lp_partial_report_error(handle, code_of(exc))
+            raise
+        return handle, send, recv
+
+    def allreduce(self, sendbuf, recvbuf=None):
+        """Contributes ``sendbuf`` to this rank's next round and returns that
+        round's :class:`PartialInfo` once it has fired and been reduced; the
+        result is written to ``recvbuf`` (allocated if None) and is
+        ``info.result``."""
+        handle, send, recv = self._prepare(sendbuf, recvbuf)
+        info = ffi.new("lp_partial_info_t *")
+        check(lib.lp_partial_allreduce(handle, input_pointer(send), output_pointer(recv), info))
+        return PartialInfo(info, recv)
+
+    def start(self, sendbuf, recvbuf=None):
+        """Nonblocking :meth:`allreduce`: ``sendbuf`` is consumed before this
+        returns; the request's ``wait()`` returns the :class:`PartialInfo`."""
+        handle, send, recv = self._prepare(sendbuf, recvbuf)
+        info = ffi.new("lp_partial_info_t *")
+        out = ffi.new("lp_request_t *")
+        check(lib.lp_partial_start(handle, input_pointer(send), output_pointer(recv), info, out))
+        # The request keeps this object alive: close() must not free it under the request.
+        return _PartialRequest(out[0], lambda: PartialInfo(info, recv), (recv, info, self))
+
+    def flush(self, recvbuf=None):
+        """Collective: fires every round some rank has arrived at, then a
+        synchronous round that drains every pending contribution into
+        ``recvbuf``. After it, every rank's next call is the same round."""
+        handle = self._live_handle()
+        try:
+            recv = (np.empty(self.count, self.dtype) if recvbuf is None
+                    else self._check_buffer(recvbuf, "recvbuf", True))
+        except Exception as exc:
+            lib.lp_partial_report_error(handle, code_of(exc))
+            raise
+        info = ffi.new("lp_partial_info_t *")
+        check(lib.lp_partial_flush(handle, output_pointer(recv), info))
+        return PartialInfo(info, recv)
+
+    def close(self):
+        """Collective: stops the progress thread and frees the object.
+        Contributions not flushed are dropped. Calling it twice is harmless."""
+        handle, self._handle = self._handle, ffi.NULL
+        if handle != ffi.NULL:
+            check(lib.lp_partial_destroy(handle))
+
+    @property
+    def closed(self):
+        return self._handle == ffi.NULL
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # No __del__: closing is collective, so a finalizer could hang. An object
+    # never closed is released locally when MPI finalizes.
+
