@@ -22,6 +22,15 @@ def mpiexec_command():
     return shlex.split(os.environ.get("MPIEXEC", "mpiexec"))
 
 
+def launch_env(**extra):
+    """The environment for a child mpirun.
+
+    Python's os.environ, not the process's C-level environment: once this
+    process has initialized MPI (as a singleton, through mpi4py), Open MPI
+    has set variables there that make a child mpirun fail silently."""
+    return dict(os.environ, **extra)
+
+
 class MPIRunError(AssertionError):
     pass
 
@@ -33,7 +42,7 @@ def run_mpi(nprocs, worker, args=None, timeout=DEFAULT_TIMEOUT, env=None, launch
     result_dir = tempfile.mkdtemp(prefix="p4p-results-")
     command = (launcher or mpiexec_command()) + ["-n", str(nprocs), sys.executable,
                                                  str(WORKERS / f"{worker}.py"), json.dumps(args or {})]
-    full_env = dict(os.environ, PYTHONUNBUFFERED="1", P4P_RESULT_DIR=result_dir, **(env or {}))
+    full_env = launch_env(PYTHONUNBUFFERED="1", P4P_RESULT_DIR=result_dir, **(env or {}))
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=full_env, start_new_session=True)
     try:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from mpi_harness import mpiexec_command
+from mpi_harness import launch_env, mpiexec_command
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSUMER = Path(__file__).parent / "consumer"
 MPICC = os.environ.get("MPICC", "mpicc")
 
 
-def run(command, **kwargs):
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+def run(command, env=None):
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env or launch_env())
     assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
     return result.stdout
 

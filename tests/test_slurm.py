@@ -94,6 +94,22 @@ def test_benchmark_suite(cluster, tmp_path):
     shutil.rmtree(ROOT / f"bench-results-{job}")
 
 
+def test_eager_sgd_demo(cluster, tmp_path):
+    fields, output = submit_and_wait(cluster, SLURM / "eager_sgd.sbatch", tmp_path, ntasks=2, timeout=300,
+                                     env={"P4P_DEMO_ARGS": "--epochs 2 --compute-ms 1 --extra-ms 4"})
+    assert_completed(fields, output)
+    table = {line.split()[0]: line.split()[1:] for line in output.splitlines()
+             if line.split() and line.split()[0] in ("sync", "solo", "majority")}
+    assert set(table) == {"sync", "solo", "majority"}, output
+    for mode, columns in table.items():
+        accuracy = float(columns[3].rstrip("%"))
+        assert 50 < accuracy <= 100, (mode, output)  # two epochs already learn the digits
+    assert "replicas differ" not in output
+    figure = ROOT / f"eager-sgd-{fields['JobId']}.png"
+    assert figure.stat().st_size > 1000
+    figure.unlink()
+
+
 def test_a_broken_script_fails_its_test(cluster, tmp_path):
     # The same script with a wrong path in it must end FAILED, so that the
     # checks above would catch a script that is broken.
