@@ -42,6 +42,17 @@ def raised(fn):
     return {"raised": None}
 
 
+def run_cases(args, run_case):
+    """Runs run_case(case, comm) for each case on COMM_WORLD, or with
+    args["split"] on the even and odd halves of it, and reports the digests."""
+    world = MPI.COMM_WORLD
+    color = world.Get_rank() % 2 if args.get("split") else 0
+    comm = world.Split(color, world.Get_rank()) if args.get("split") else world
+    report(digests=[run_case(case, comm) for case in args["cases"]], color=color)
+    if comm is not world:
+        comm.Free()
+
+
 def main(body):
     """Runs body(args) and exits non-zero with a traceback on failure."""
     try:

@@ -1,10 +1,9 @@
 """Dense allreduce cases: each rank reduces its regenerated input and checks
 it against NumPy's reduction of every rank's input."""
 import numpy as np
-from mpi4py import MPI
 
 import partial4py
-from _worker import digest, main, rank_input, report
+from _worker import digest, main, rank_input, run_cases
 
 REDUCE = {"sum": np.sum, "prod": np.prod, "min": np.min, "max": np.max}
 
@@ -38,13 +37,4 @@ def run_case(case, comm):
     return digest(result)
 
 
-def body(args):
-    world = MPI.COMM_WORLD
-    comm = world.Split(world.Get_rank() % 2, world.Get_rank()) if args.get("split") else world
-    digests = [run_case(case, comm) for case in args["cases"]]
-    report(digests=digests, color=world.Get_rank() % 2 if args.get("split") else 0)
-    if comm is not world:
-        comm.Free()
-
-
-main(body)
+main(lambda args: run_cases(args, run_case))

@@ -8,7 +8,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from _worker import digest, main, report
+from _worker import digest, main, report, run_cases
 
 ALGORITHMS = ["recursive_doubling", "split_allgather", "dsar", "allgather", "dense", "auto"]
 
@@ -119,11 +119,7 @@ def body(args):
     if args.get("concurrent"):
         report(digests=concurrent_on_two_comms(args["cases"], world), color=world.Get_rank() % 2)
         return
-    comm = world.Split(world.Get_rank() % 2, world.Get_rank()) if args.get("split") else world
-    digests = [run_case(case, comm) for case in args["cases"]]
-    report(digests=digests, color=world.Get_rank() % 2 if args.get("split") else 0)
-    if comm is not world:
-        comm.Free()
+    run_cases(args, run_case)
 
 
 main(body)
