@@ -47,11 +47,12 @@ mpi:
 	@command -v $(MPICC) >/dev/null || { echo "no MPI C compiler $(MPICC); set MPICC=/path/to/mpicc"; exit 1; }
 
 # mpi4py is compiled against the same MPI as libpartial (a binary wheel may
-# bind to another one); the built wheel is kept so it is compiled once.
-$(VENV)/.ready: | mpi
-	$(PYTHON) -m venv $(VENV)
+# bind to another one); the built wheel is kept so it is compiled once. The
+# stamp depends on requirements-dev.txt, so an older venv picks up additions.
+$(VENV)/.ready: requirements-dev.txt | mpi
+	[ -x $(VPY) ] || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip
-	$(VPY) -m pip install -q numpy cffi scikit-build-core pytest hypothesis scikit-learn matplotlib
+	$(VPY) -m pip install -q -r requirements-dev.txt
 	@ls $(WHEELS)/mpi4py-*.whl >/dev/null 2>&1 || { echo "== building mpi4py against $(MPICC)"; \
 	  MPICC=$(MPICC) $(VPY) -m pip wheel -q --no-cache-dir --no-deps --no-binary=mpi4py -w $(WHEELS) 'mpi4py>=4.0'; }
 	$(VPY) -m pip install -q $(WHEELS)/mpi4py-*.whl
