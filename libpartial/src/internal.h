@@ -79,6 +79,15 @@ lp_result_t lp_request_create(const struct lp_request_ops *ops, void *state,
 lp_result_t lp_waitall(MPI_Request *requests, int64_t n);
 lp_result_t lp_testall(MPI_Request *requests, int64_t n, int *done);
 
+/* ---- scratch.c ---- */
+
+/* Work buffers that repeated calls reuse instead of faulting in fresh pages;
+ * a block from lp_scratch_alloc goes back with lp_scratch_free only. */
+void *lp_scratch_alloc(size_t bytes);
+void lp_scratch_free(void *pointer);
+/* Returns every cached block to the system. */
+void lp_scratch_release_cache(void);
+
 /* ---- sparse ---- */
 
 /* A sparse vector: nnz sorted unique indices and their values. storage is

@@ -248,6 +248,6 @@ void lp_sparse_result_free(lp_sparse_result_t result)
 {
     if (result == NULL) return;
     lp_sparse_vec_free(&result->sparse);
-    free(result->dense);
+    lp_scratch_free(result->dense);
     free(result);
 }

@@ -70,7 +70,7 @@ struct lp_sparse_op {
 
 static void exchange_reset(struct lp_sparse_op *op)
 {
-    for (int i = 0; i < op->nout; i++) free(op->out[i].packed_indices);
+    for (int i = 0; i < op->nout; i++) lp_scratch_free(op->out[i].packed_indices);
     for (int i = 0; i < op->nin; i++) lp_sparse_vec_free(&op->in[i].vec);
     memset(op->out, 0, sizeof *op->out * (size_t)op->nprocs);
     memset(op->in, 0, sizeof *op->in * (size_t)op->nprocs);
@@ -159,7 +159,7 @@ static lp_result_t exchange_start(struct lp_sparse_op *op)
                 if (previous != NULL && previous->indices == o->indices && previous->header[0] == entries) {
                     o->wire_indices = previous->wire_indices;
                 } else {
-                    o->packed_indices = malloc((size_t)entries * sizeof(int32_t));
+                    o->packed_indices = lp_scratch_alloc((size_t)entries * sizeof(int32_t));
                     if (o->packed_indices == NULL)
                         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld packed indices", (long long)entries);
                     lp_sparse_pack_indices(o->indices, entries, o->packed_indices);
@@ -188,7 +188,7 @@ static lp_result_t post_payload_receives(struct lp_sparse_op *op)
             in->vec.values = in->dense_target;
             in->vec.nnz = entries;
         } else {
-            in->vec.storage = malloc(entries > 0 ? (size_t)(entries * op->value_bytes) : 1);
+            in->vec.storage = lp_scratch_alloc((size_t)(entries * op->value_bytes));
             if (in->vec.storage == NULL)
                 return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld received values", (long long)entries);
             in->vec.values = in->vec.storage;
@@ -553,7 +553,7 @@ lp_result_t lp_sparse_op_reserve_dense(struct lp_sparse_op *op)
         return lp_fail(LP_ERR_NO_MEMORY, "the dense form of size %lld (%.3g bytes) exceeds this node's memory "
                        "(%.3g bytes); use a sparse algorithm", (long long)op->size,
                        (double)op->size * (double)op->value_bytes, memory);
-    op->dense = malloc(op->size > 0 ? (size_t)(op->size * op->value_bytes) : 1);
+    op->dense = lp_scratch_alloc((size_t)(op->size * op->value_bytes));
     if (op->dense == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the dense form of size %lld (%lld bytes) for %s",
                        (long long)op->size, (long long)(op->size * op->value_bytes),
@@ -626,6 +626,6 @@ void lp_sparse_op_destroy(struct lp_sparse_op *op)
     free(op->out);
     free(op->in);
     free(op->requests);
-    free(op->dense);
+    lp_scratch_free(op->dense);
     free(op);
 }

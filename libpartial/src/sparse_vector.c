@@ -17,7 +17,7 @@
 
 void lp_sparse_vec_free(struct lp_sparse_vec *vec)
 {
-    free(vec->storage);
+    lp_scratch_free(vec->storage);
     memset(vec, 0, sizeof *vec);
 }
 
@@ -28,7 +28,7 @@ lp_result_t lp_sparse_vec_alloc(struct lp_sparse_vec *vec, int64_t capacity, lp_
     if (capacity < 0 || capacity > INT64_MAX / entry)
         return lp_fail(LP_ERR_NO_MEMORY, "a sparse vector of %lld entries is too large", (long long)capacity);
     /* One block: the indices, then the values. */
-    vec->storage = malloc(capacity > 0 ? (size_t)(capacity * entry) : 1);
+    vec->storage = lp_scratch_alloc((size_t)(capacity * entry));
     if (vec->storage == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse vector of %lld entries", (long long)capacity);
     vec->indices = vec->storage;
@@ -178,21 +178,23 @@ FOR_EACH_VALUE_TYPE(DEFINE_ACCUMULATE)
 static lp_result_t accumulate_dense(struct lp_sparse_vec *vec, lp_datatype_t datatype, int64_t size)
 {
     const int64_t width = lp_datatype_size(datatype);
-    void *dense = malloc((size_t)(size * width));
-    uint64_t *present = calloc((size_t)((size + 63) / 64), sizeof *present);
+    const size_t present_bytes = (size_t)((size + 63) / 64) * sizeof(uint64_t);
+    void *dense = lp_scratch_alloc((size_t)(size * width));
+    uint64_t *present = lp_scratch_alloc(present_bytes);
     if (dense == NULL || present == NULL) {
-        free(dense);
-        free(present);
+        lp_scratch_free(dense);
+        lp_scratch_free(present);
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld scratch values", (long long)size);
     }
+    memset(present, 0, present_bytes);
     switch (datatype) {
     case LP_INT32: vec->nnz = accumulate_int32_t(vec->indices, vec->values, vec->nnz, dense, present, size); break;
     case LP_INT64: vec->nnz = accumulate_int64_t(vec->indices, vec->values, vec->nnz, dense, present, size); break;
     case LP_FLOAT32: vec->nnz = accumulate_float(vec->indices, vec->values, vec->nnz, dense, present, size); break;
     default: vec->nnz = accumulate_double(vec->indices, vec->values, vec->nnz, dense, present, size); break;
     }
-    free(dense);
-    free(present);
+    lp_scratch_free(dense);
+    lp_scratch_free(present);
     return LP_SUCCESS;
 }
 
