@@ -52,6 +52,10 @@ struct lp_comm_s {
  * communicator: each call owns LP_TAGS_PER_OP consecutive tags. */
 #define LP_TAGS_PER_OP 16
 int lp_comm_next_tag_base(lp_comm_t comm);
+/* lp_comm_agree that also replaces *maximum with its maximum over the ranks
+ * (free to differ), in the same single reduction. */
+lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams,
+                              int64_t *maximum);
 lp_result_t lp_check_comm(lp_comm_t comm);
 
 /* ---- request.c ---- */
@@ -106,6 +110,13 @@ lp_result_t lp_sparse_vec_alloc(struct lp_sparse_vec *vec, int64_t capacity, lp_
 void lp_sparse_vec_free(struct lp_sparse_vec *vec);
 /* Frees *to, then moves *from into it (from becomes empty). */
 void lp_sparse_vec_move(struct lp_sparse_vec *to, struct lp_sparse_vec *from);
+/* Checks user input (types, count, pointers, every index in [0, size))
+ * without copying it. */
+lp_result_t lp_sparse_check_input(const void *indices, lp_datatype_t index_type, const void *values,
+                                  lp_datatype_t datatype, int64_t count, int64_t size);
+/* dense[indices[i]] += values[i] for checked user input, in input order. */
+void lp_sparse_add_input(const void *indices, lp_datatype_t index_type, const void *values, lp_datatype_t datatype,
+                         int64_t count, void *dense);
 /* Copies user input into *out: widened to int64, range-checked, sorted, repeats summed. */
 lp_result_t lp_sparse_normalize(const void *indices, lp_datatype_t index_type, const void *values,
                                 lp_datatype_t datatype, int64_t count, int64_t size,
@@ -162,6 +173,10 @@ lp_result_t lp_sparse_op_create(lp_comm_t comm, lp_sparse_algorithm_t algorithm,
                                 struct lp_sparse_op **out);
 /* Allocates the dense buffer that dense and dsar need, before they start. */
 lp_result_t lp_sparse_op_reserve_dense(struct lp_sparse_op *op);
+/* Takes this rank's checked input in the form the algorithm reads: summed
+ * into the dense buffer (dense; reserve it first), else normalized. */
+lp_result_t lp_sparse_op_load_input(struct lp_sparse_op *op, lp_sparse_algorithm_t algorithm, const void *indices,
+                                    lp_datatype_t index_type, const void *values, int64_t count);
 /* Fixes the algorithm and the tag block; call on every rank in the same order. */
 void lp_sparse_op_begin(struct lp_sparse_op *op, lp_sparse_algorithm_t algorithm, int tag_base);
 /* Advances; blocking waits for completion. Sets *done when the result is in. */

@@ -53,24 +53,9 @@ static lp_result_t check_call(lp_sparse_algorithm_t algorithm, double density_th
     return LP_SUCCESS;
 }
 
-/* Picks auto's algorithm from the densest rank's entry count. Every rank
- * gets the same maximum, so every rank picks the same. */
-static lp_result_t choose_algorithm(struct lp_sparse_op *op, lp_comm_t comm, int64_t local_nnz, int64_t size,
-                                    lp_datatype_t datatype, double density_threshold,
-                                    lp_sparse_algorithm_t *chosen)
-{
-    int64_t densest = local_nnz;
-    LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, &densest, 1, MPI_INT64_T, MPI_MAX, comm->comm));
-    *chosen = lp_sparse_select_algorithm(size, densest, comm->size, datatype, density_threshold);
-    if (!needs_dense_buffer(*chosen)) return LP_SUCCESS;
-    /* A rank that cannot hold the dense form must not leave the others in
-     * the allreduce: agree once more. */
-    lp_sparse_op_begin(op, *chosen, 0);
-    return lp_comm_agree(comm, lp_sparse_op_reserve_dense(op), NULL, 0);
-}
-
-/* Validates and normalizes locally, agrees across ranks, chooses the
- * algorithm, and starts the operation (its first exchange is posted). */
+/* Validates (and, for the sparse algorithms, normalizes) locally, agrees
+ * across ranks, chooses the algorithm, and starts the operation (its first
+ * exchange is posted). */
 static lp_result_t start(const void *indices, lp_datatype_t index_type, const void *values,
                          lp_datatype_t datatype, int64_t nnz, int64_t size, lp_sparse_algorithm_t algorithm,
                          double density_threshold, lp_comm_t comm, lp_sparse_result_t *result,
@@ -81,9 +66,13 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     struct lp_sparse_op *op = NULL;
     struct lp_sparse_vec local;
     memset(&local, 0, sizeof local);
+    /* dense and auto read the input only once the algorithm is known: dense
+     * adds it into its dense vector as it comes, with no sort. */
+    const int input_deferred = algorithm == LP_SPARSE_AUTO || algorithm == LP_SPARSE_DENSE;
     lp_result_t rc = check_call(algorithm, density_threshold, result);
-    if (rc == LP_SUCCESS) rc = lp_sparse_normalize(indices, index_type, values, datatype, nnz, size, &local);
-    const int64_t local_nnz = local.nnz;
+    if (rc == LP_SUCCESS)
+        rc = input_deferred ? lp_sparse_check_input(indices, index_type, values, datatype, nnz, size)
+                            : lp_sparse_normalize(indices, index_type, values, datatype, nnz, size, &local);
     if (rc == LP_SUCCESS)
         rc = lp_sparse_op_create(comm, algorithm, datatype, size, density_threshold, &local, &op);
     if (rc == LP_SUCCESS && needs_dense_buffer(algorithm)) rc = lp_sparse_op_reserve_dense(op);
@@ -92,10 +81,18 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     int64_t threshold_bits = 0;
     memcpy(&threshold_bits, &density_threshold, sizeof threshold_bits);
     const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm, threshold_bits};
-    rc = lp_comm_agree(comm, rc, params, 5);
-    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO)
-        rc = choose_algorithm(op, comm, local_nnz, size, datatype, density_threshold,
-                              &algorithm);
+    /* auto chooses from the densest rank's entry count, the same on every rank. */
+    int64_t densest = nnz;
+    rc = lp_comm_agree_max(comm, rc, params, 5, &densest);
+    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) {
+        algorithm = lp_sparse_select_algorithm(size, densest, comm->size, datatype, density_threshold);
+        lp_result_t loaded = needs_dense_buffer(algorithm) ? lp_sparse_op_reserve_dense(op) : LP_SUCCESS;
+        if (loaded == LP_SUCCESS) loaded = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz);
+        /* A rank that cannot hold its part must not leave the others in the exchange. */
+        rc = lp_comm_agree(comm, loaded, NULL, 0);
+    } else if (rc == LP_SUCCESS && input_deferred) {
+        rc = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz); /* dense: cannot fail */
+    }
     if (rc == LP_SUCCESS) {
         *result = calloc(1, sizeof **result);
         if (*result == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");

@@ -484,9 +484,8 @@ static lp_result_t step_recursive_doubling(struct lp_sparse_op *op)
 
 static lp_result_t step_dense(struct lp_sparse_op *op)
 {
-    if (op->stage == 0) {
+    if (op->stage == 0) { /* op->dense holds this rank's input (lp_sparse_op_load_input) */
         exchange_reset(op);
-        lp_sparse_densify(op->local.indices, op->local.values, op->local.nnz, op->datatype, 0, op->size, op->dense);
         const int64_t chunk = lp_max_mpi_count();
         LP_TRY(reserve_requests(op, (op->size + chunk - 1) / chunk));
         const MPI_Datatype type = lp_mpi_datatype(op->datatype);
@@ -558,6 +557,19 @@ lp_result_t lp_sparse_op_reserve_dense(struct lp_sparse_op *op)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the dense form of size %lld (%lld bytes) for %s",
                        (long long)op->size, (long long)(op->size * op->value_bytes),
                        lp_sparse_algorithm_name(op->algorithm));
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_sparse_op_load_input(struct lp_sparse_op *op, lp_sparse_algorithm_t algorithm, const void *indices,
+                                    lp_datatype_t index_type, const void *values, int64_t count)
+{
+    if (algorithm != LP_SPARSE_DENSE) {
+        lp_sparse_vec_free(&op->local);
+        return lp_sparse_normalize(indices, index_type, values, op->datatype, count, op->size, &op->local);
+    }
+    /* No sort: the dense form takes the input as it comes. */
+    memset(op->dense, 0, (size_t)(op->size * op->value_bytes));
+    lp_sparse_add_input(indices, index_type, values, op->datatype, count, op->dense);
     return LP_SUCCESS;
 }
 

@@ -93,14 +93,14 @@ static double reduce_scatter_seconds(const struct lp_sparse_problem *p, const st
     return (P - 1) * (c->alpha + (double)p->nnz / P * entry * c->beta) + c->gamma * ordered_merge_entries(p, 1.0 / P);
 }
 
-double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *p)
+/* The sparse algorithms after normalization: messages and merges. */
+static double sparse_exchange_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *p,
+                                      const struct cost_constants *c)
 {
-    pthread_once(&constants_once, load_constants);
-    const struct cost_constants *c = &constants;
     const double P = p->nprocs, n = (double)p->nnz, N = (double)p->size;
     const double entry = p->index_bytes + p->value_bytes, dense_bytes = N * p->value_bytes;
     const double result = union_size(p, P);
-    if (p->nprocs <= 1) return c->gamma * n;
+    if (p->nprocs <= 1) return 0;
     switch (algorithm) {
     case LP_SPARSE_ALLGATHER:
         return (P - 1) * (c->alpha + n * entry * c->beta) + c->gamma * ordered_merge_entries(p, 1.0);
@@ -128,14 +128,26 @@ double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct 
         return reduce_scatter_seconds(p, c) + (P - 1) * (c->alpha + range_bytes * c->beta) +
                (dense_ranges ? c->delta * dense_bytes * 2 : c->delta * result * (sizeof(int64_t) + p->value_bytes));
     }
-    case LP_SPARSE_DENSE:
-        /* Zero and scatter, the allreduce (a reduce-scatter and an allgather
-         * of the dense vector), then the scan for fill-in. */
-        return c->delta * dense_bytes * 3 + c->gamma * n + 2 * log2_ceil(p->nprocs) * c->alpha +
-               2 * (P - 1) / P * dense_bytes * (c->beta + c->delta / 2);
     default:
         return HUGE_VAL;
     }
+}
+
+double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *p)
+{
+    pthread_once(&constants_once, load_constants);
+    const struct cost_constants *c = &constants;
+    const double P = p->nprocs, n = (double)p->nnz, N = (double)p->size;
+    const double entry = p->index_bytes + p->value_bytes, dense_bytes = N * p->value_bytes;
+    /* The sparse algorithms sort the input first (normalization); dense
+     * adds it into its dense vector unsorted. */
+    const double normalize = c->gamma * n;
+    if (algorithm == LP_SPARSE_DENSE)
+        /* Zero and add the input, the allreduce (a reduce-scatter and an
+         * allgather of the dense vector), then the scan for fill-in. */
+        return c->delta * (dense_bytes * 3 + n * entry) + 2 * log2_ceil(p->nprocs) * c->alpha +
+               2 * (P - 1) / P * dense_bytes * (c->beta + c->delta / 2);
+    return normalize + sparse_exchange_seconds(algorithm, p, c);
 }
 
 lp_sparse_algorithm_t lp_sparse_choose(const struct lp_sparse_problem *p)

@@ -46,6 +46,12 @@ void lp_sparse_vec_move(struct lp_sparse_vec *to, struct lp_sparse_vec *from)
 
 /* ---- normalization ---------------------------------------------------- */
 
+static lp_result_t index_out_of_range(int64_t index, int64_t position, int64_t size)
+{
+    return lp_fail(LP_ERR_INDEX_OUT_OF_RANGE, "index %lld at position %lld is outside [0, %lld)", (long long)index,
+                   (long long)position, (long long)size);
+}
+
 /* Widens the user's indices to int64 while checking their range; returns
  * whether they are already strictly increasing (sorted, no repeats). */
 #define DEFINE_WIDEN(T)                                                                        \
@@ -55,10 +61,7 @@ void lp_sparse_vec_move(struct lp_sparse_vec *to, struct lp_sparse_vec *from)
         int increasing = 1;                                                                    \
         for (int64_t i = 0; i < count; i++) {                                                  \
             int64_t index = (int64_t)in[i];                                                    \
-            if (index < 0 || index >= size)                                                    \
-                return lp_fail(LP_ERR_INDEX_OUT_OF_RANGE,                                      \
-                               "index %lld at position %lld is outside [0, %lld)",             \
-                               (long long)index, (long long)i, (long long)size);               \
+            if (index < 0 || index >= size) return index_out_of_range(index, i, size);         \
             if (i > 0 && index <= out[i - 1]) increasing = 0;                                  \
             out[i] = index;                                                                    \
         }                                                                                      \
@@ -67,6 +70,66 @@ void lp_sparse_vec_move(struct lp_sparse_vec *to, struct lp_sparse_vec *from)
     }
 DEFINE_WIDEN(int32_t)
 DEFINE_WIDEN(int64_t)
+
+#define DEFINE_CHECK_RANGE(T)                                                                  \
+    static lp_result_t check_range_##T(const T *in, int64_t count, int64_t size)              \
+    {                                                                                          \
+        for (int64_t i = 0; i < count; i++)                                                    \
+            if (in[i] < 0 || (int64_t)in[i] >= size) return index_out_of_range((int64_t)in[i], i, size); \
+        return LP_SUCCESS;                                                                     \
+    }
+DEFINE_CHECK_RANGE(int32_t)
+DEFINE_CHECK_RANGE(int64_t)
+
+static lp_result_t check_arguments(const void *indices, lp_datatype_t index_type, const void *values,
+                                   lp_datatype_t datatype, int64_t count, int64_t size)
+{
+    if (index_type != LP_INT32 && index_type != LP_INT64)
+        return lp_fail(LP_ERR_INVALID_TYPE, "indices must be int32 or int64, not datatype %d", (int)index_type);
+    if (!lp_datatype_is_valid(datatype))
+        return lp_fail(LP_ERR_INVALID_TYPE, "datatype %d is not a libpartial datatype", (int)datatype);
+    if (count < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "nnz %lld is negative", (long long)count);
+    if (size < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "size %lld is negative", (long long)size);
+    if (count > 0 && (indices == NULL || values == NULL))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "indices or values is NULL with nnz %lld", (long long)count);
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_sparse_check_input(const void *indices, lp_datatype_t index_type, const void *values,
+                                  lp_datatype_t datatype, int64_t count, int64_t size)
+{
+    LP_TRY(check_arguments(indices, index_type, values, datatype, count, size));
+    return index_type == LP_INT32 ? check_range_int32_t(indices, count, size)
+                                  : check_range_int64_t(indices, count, size);
+}
+
+/* Repeats add up in input order, the order a stable sort would combine them in. */
+#define DEFINE_ADD_INPUT(I, T)                                                                 \
+    static void add_input_##I##_##T(const I *indices, const T *values, int64_t count, T *dense) \
+    {                                                                                          \
+        for (int64_t i = 0; i < count; i++) dense[indices[i]] = ADD_##T(dense[indices[i]], values[i]); \
+    }
+#define DEFINE_ADD_INPUT_INT32(T) DEFINE_ADD_INPUT(int32_t, T)
+#define DEFINE_ADD_INPUT_INT64(T) DEFINE_ADD_INPUT(int64_t, T)
+FOR_EACH_VALUE_TYPE(DEFINE_ADD_INPUT_INT32)
+FOR_EACH_VALUE_TYPE(DEFINE_ADD_INPUT_INT64)
+
+#define ADD_INPUT_FOR(I)                                                                       \
+    switch (datatype) {                                                                        \
+    case LP_INT32: add_input_##I##_int32_t(indices, values, count, dense); return;             \
+    case LP_INT64: add_input_##I##_int64_t(indices, values, count, dense); return;             \
+    case LP_FLOAT32: add_input_##I##_float(indices, values, count, dense); return;             \
+    default: add_input_##I##_double(indices, values, count, dense); return;                    \
+    }
+
+void lp_sparse_add_input(const void *indices, lp_datatype_t index_type, const void *values, lp_datatype_t datatype,
+                         int64_t count, void *dense)
+{
+    if (index_type == LP_INT32) {
+        ADD_INPUT_FOR(int32_t);
+    }
+    ADD_INPUT_FOR(int64_t);
+}
 
 /* LSD radix sort of (key, value) pairs by key. Stable, so repeated indices
  * are later summed in the order the caller gave them. Values move as raw
@@ -210,14 +273,7 @@ lp_result_t lp_sparse_normalize(const void *indices, lp_datatype_t index_type, c
                                 struct lp_sparse_vec *out)
 {
     memset(out, 0, sizeof *out);
-    if (index_type != LP_INT32 && index_type != LP_INT64)
-        return lp_fail(LP_ERR_INVALID_TYPE, "indices must be int32 or int64, not datatype %d", (int)index_type);
-    if (!lp_datatype_is_valid(datatype))
-        return lp_fail(LP_ERR_INVALID_TYPE, "datatype %d is not a libpartial datatype", (int)datatype);
-    if (count < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "nnz %lld is negative", (long long)count);
-    if (size < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "size %lld is negative", (long long)size);
-    if (count > 0 && (indices == NULL || values == NULL))
-        return lp_fail(LP_ERR_INVALID_ARGUMENT, "indices or values is NULL with nnz %lld", (long long)count);
+    LP_TRY(check_arguments(indices, index_type, values, datatype, count, size));
     LP_TRY(lp_sparse_vec_alloc(out, count, datatype));
 
     int increasing = 1;
