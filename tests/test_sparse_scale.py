@@ -43,3 +43,14 @@ def test_calibration_file_is_written_and_read(tmp_path):
     assert seconds_free != defaults
     assert seconds_free["recursive_doubling"] == 1.0   # P=2: one message
     assert seconds_free["allgather"] == 1.0
+
+
+def test_fit_recovers_constants_that_choose_the_best_everywhere():
+    # Messages 4x dearer and merges 2x cheaper than the defaults: grid points
+    # of the fit, which starts from the defaults, where they choose wrongly.
+    scale = {"alpha": 4.0, "beta": 1.0, "gamma": 0.5, "delta": 1.0}
+    fit = run_mpi(1, "sparse_cost", {"fit_truth_scale": scale})[0]["fit"]
+    assert fit["before"] > 1.0
+    assert fit["after"] == 1.0
+    assert fit["restored"]
+    assert fit["negative_rejected_with"] == "InvalidArgumentError"

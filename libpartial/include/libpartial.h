@@ -177,6 +177,12 @@ double lp_sparse_predict_seconds(lp_sparse_algorithm_t algorithm, int64_t size, 
                                  lp_datatype_t datatype, double density_threshold);
 lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int nprocs,
                                                  lp_datatype_t datatype, double density_threshold);
+/* The model's constants: seconds per message (alpha), per byte sent (beta),
+ * per sparse entry sorted or merged (gamma) and per dense byte touched
+ * (delta). They start as the built-in defaults, or as LP_SPARSE_COST_MODEL's
+ * file says. Set them before auto calls run on other threads. */
+lp_result_t lp_sparse_get_cost_model(double *alpha, double *beta, double *gamma, double *delta);
+lp_result_t lp_sparse_set_cost_model(double alpha, double beta, double gamma, double delta);
 /* Times this machine's local work, for the calibration command: seconds per
  * sparse entry merged, and per byte of dense memory written and read. */
 lp_result_t lp_sparse_measure_local_costs(double *seconds_per_entry, double *seconds_per_dense_byte);

@@ -71,10 +71,14 @@ static lp_result_t index_out_of_range(int64_t index, int64_t position, int64_t s
 DEFINE_WIDEN(int32_t)
 DEFINE_WIDEN(int64_t)
 
+/* The common case, all in range, runs as a branch-free (vectorizable) pass;
+ * only a failure looks for the position to report. */
 #define DEFINE_CHECK_RANGE(T)                                                                  \
     static lp_result_t check_range_##T(const T *in, int64_t count, int64_t size)              \
     {                                                                                          \
-        for (int64_t i = 0; i < count; i++)                                                    \
+        int outside = 0;                                                                       \
+        for (int64_t i = 0; i < count; i++) outside |= (in[i] < 0) | ((int64_t)in[i] >= size); \
+        for (int64_t i = 0; outside && i < count; i++)                                         \
             if (in[i] < 0 || (int64_t)in[i] >= size) return index_out_of_range((int64_t)in[i], i, size); \
         return LP_SUCCESS;                                                                     \
     }

@@ -8,9 +8,18 @@ ping-pong between ranks 0 and 1; gamma (seconds per sparse entry merged)
 and delta (seconds per dense byte touched) from timing the library's own
 kernels. The library reads the file named by LP_SPARSE_COST_MODEL when the
 first 'auto' call needs the model.
+
+    python -m partial4py.calibrate --fit regret_p2.json regret_p4.json -o sparse_cost.json
+
+fits the constants to regret tables instead (``python -m partial4py.bench
+regret --json``): of the constant sets on a log grid around the measured
+ones, the one with the least worst-cell regret, and among equals the
+nearest to the measurement.
 """
 import argparse
+import itertools
 import json
+import math
 import sys
 
 import numpy as np
@@ -55,12 +64,68 @@ def measure(comm):
     return constants
 
 
+NAMES = ("alpha", "beta", "gamma", "delta")
+
+
+def cost_model():
+    values = [ffi.new("double *") for _ in NAMES]
+    check(lib.lp_sparse_get_cost_model(*values))
+    return {name: value[0] for name, value in zip(NAMES, values)}
+
+
+def set_cost_model(constants):
+    check(lib.lp_sparse_set_cost_model(*(constants[name] for name in NAMES)))
+
+
+def regret_cells(paths):
+    """(N, nnz per rank, P, {algorithm: µs}) for each row of regret JSON files."""
+    cells = []
+    for path in paths:
+        with open(path) as f:
+            record = json.load(f)
+        for row in record["rows"]:
+            n = 2 ** row["exponent"]
+            cells.append((n, max(1, math.ceil(row["density"] * n)), record["nprocs"], row["times"]))
+    return cells
+
+
+def regrets(cells, constants):
+    """Each cell's time of the algorithm auto would pick, over its best."""
+    set_cost_model(constants)
+    out = []
+    for n, nnz, nprocs, times in cells:
+        chosen = lib.lp_sparse_select_algorithm(n, nnz, nprocs, lib.LP_FLOAT32, 0.0)
+        name = ffi.string(lib.lp_sparse_algorithm_name(chosen)).decode()
+        out.append(times[name] / min(times.values()))
+    return out
+
+
+def fit(cells, start, steps=range(-4, 5), factor=2.0 ** 0.5):
+    """Grid search over start * factor**k per constant (k in steps)."""
+    def distance(constants):
+        return sum(abs(math.log(constants[k] / start[k])) for k in NAMES)
+    best = None
+    for ks in itertools.product(steps, repeat=len(NAMES)):
+        constants = {name: start[name] * factor ** k for name, k in zip(NAMES, ks)}
+        scores = regrets(cells, constants)
+        key = (round(max(scores), 3), round(sum(scores), 3), distance(constants))
+        if best is None or key < best[0]:
+            best = (key, constants, scores)
+    set_cost_model(start)
+    return best[1], best[2]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-o", "--output", default="sparse_cost.json", help="JSON file to write")
+    parser.add_argument("--fit", nargs="+", metavar="REGRET_JSON", help="fit to these regret tables")
     options = parser.parse_args(argv)
     comm = MPI.COMM_WORLD
-    constants = measure(comm)
+    constants = dict(cost_model(), **measure(comm))
+    if options.fit:
+        constants, scores = fit(regret_cells(options.fit), constants)
+        constants["fit"] = {"files": options.fit, "worst_regret": max(scores),
+                            "cells_over_1.15": sum(s > 1.15 for s in scores)}
     if comm.Get_rank() == 0:
         if "alpha" not in constants:
             print("one rank only: alpha and beta keep their defaults (run with mpirun -n 2)", file=sys.stderr)
