@@ -109,8 +109,8 @@ bench: install cbuild
 	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench allreduce -m 8:4194304 -i 200 -f -c --json $(BENCH_OUT)/allreduce_p2.json
 	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench sparse -m 4194304:4194304 -s 0.001,0.01,0.1,0.5 -a all -i 10 -x 2 -c --json $(BENCH_OUT)/sparse_p2.json
 	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench partial -m 4096:4096 -M solo,majority,sync -t 10 -e 0,5,10,20 -i 40 -x 5 -c --json $(BENCH_OUT)/partial_p4.json
-	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench regret -i 8 -x 2 --json $(BENCH_OUT)/regret_p2.json
-	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 8 -x 2 --json $(BENCH_OUT)/regret_p4.json
+	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p2.json
+	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p4.json
 	$(VPY) -m partial4py.bench.plot $(BENCH_OUT)/*.json -o $(BENCH_OUT)
 
 clean:

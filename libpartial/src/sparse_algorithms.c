@@ -53,8 +53,11 @@ struct lp_sparse_op {
     int blocking; /* the caller waits: stages may complete synchronously */
     int partner_distance; /* recursive doubling */
     int my_range_dense;   /* dsar */
+    int gather_ranges;    /* split stage 2: sparse ranges may land straight in the result */
+    int ranges_gathered;  /* they did: gathered is the whole result */
     int result_dense;
     struct lp_sparse_vec local, acc;
+    struct lp_sparse_vec gathered; /* split: the result, filled while acc is still being sent */
     struct lp_sparse_vec *parts; /* one slot per rank */
     void *dense;                 /* size elements, for dense and dsar */
 
@@ -173,16 +176,68 @@ static lp_result_t exchange_start(struct lp_sparse_op *op)
     return LP_SUCCESS;
 }
 
+static int64_t range_begin(const struct lp_sparse_op *op, int r);
+
+/* The allgather of reduced ranges, when every range is sparse: one result
+ * vector sized from the headers, each peer's range received at its place
+ * and mine copied into its own. Disjoint ascending ranges in rank order make
+ * it sorted, with no concatenation afterwards. */
+static lp_result_t gather_ranges_in_place(struct lp_sparse_op *op)
+{
+    int64_t *begin = calloc((size_t)op->nprocs + 1, sizeof *begin);
+    if (begin == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %d range offsets", op->nprocs);
+    begin[op->rank] = op->acc.nnz;
+    for (int i = 0; i < op->nin; i++) begin[op->in[i].peer] = op->in[i].header[0];
+    int64_t total = 0;
+    for (int r = 0; r <= op->nprocs; r++) {
+        const int64_t count = r < op->nprocs ? begin[r] : 0;
+        begin[r] = total;
+        total += count;
+    }
+    struct lp_sparse_vec joined;
+    lp_result_t rc = lp_sparse_vec_alloc(&joined, total, op->datatype);
+    if (rc == LP_SUCCESS) {
+        joined.nnz = total;
+        for (int i = 0; i < op->nin; i++) {
+            struct incoming *in = &op->in[i];
+            const int64_t at = begin[in->peer];
+            struct lp_sparse_vec view = {in->header[0], joined.indices + at,
+                                         (char *)joined.values + at * op->value_bytes, NULL};
+            in->vec = view;
+        }
+        const int64_t mine = begin[op->rank];
+        memcpy(joined.indices + mine, op->acc.indices, (size_t)op->acc.nnz * sizeof(int64_t));
+        memcpy((char *)joined.values + mine * op->value_bytes, op->acc.values, (size_t)(op->acc.nnz * op->value_bytes));
+        lp_sparse_vec_move(&op->gathered, &joined);
+        op->ranges_gathered = 1;
+    }
+    free(begin);
+    return rc;
+}
+
+static int all_payloads_sparse(const struct lp_sparse_op *op)
+{
+    for (int i = 0; i < op->nin; i++)
+        if (op->in[i].header[1] != PAYLOAD_SPARSE) return 0;
+    return 1;
+}
+
 static lp_result_t post_payload_receives(struct lp_sparse_op *op)
 {
     for (int i = 0; i < op->nin; i++) {
+        const int64_t entries = op->in[i].header[0], kind = op->in[i].header[1];
+        if (entries < 0 || (kind != PAYLOAD_SPARSE && kind != PAYLOAD_DENSE))
+            return lp_fail(LP_ERR_INTERNAL, "corrupt header from rank %d", op->in[i].peer);
+    }
+    if (op->gather_ranges && !op->my_range_dense && all_payloads_sparse(op)) LP_TRY(gather_ranges_in_place(op));
+    for (int i = 0; i < op->nin; i++) {
         struct incoming *in = &op->in[i];
         const int64_t entries = in->header[0], kind = in->header[1];
-        if (entries < 0 || (kind != PAYLOAD_SPARSE && kind != PAYLOAD_DENSE))
-            return lp_fail(LP_ERR_INTERNAL, "corrupt header from rank %d", in->peer);
         if (kind == PAYLOAD_SPARSE) {
-            LP_TRY(lp_sparse_vec_alloc(&in->vec, entries, op->datatype));
-            in->vec.nnz = entries;
+            if (!op->ranges_gathered) {
+                LP_TRY(lp_sparse_vec_alloc(&in->vec, entries, op->datatype));
+                in->vec.nnz = entries;
+            }
             LP_TRY(post_bytes(op, in->vec.indices, entries * op->index_width, in->peer, TAG_INDICES, 0));
         } else if (in->dense_target != NULL) {
             in->vec.values = in->dense_target;
@@ -270,24 +325,6 @@ static lp_result_t reduce_parts(struct lp_sparse_op *op)
     return rc;
 }
 
-/* Disjoint ascending ranges: concatenating them in rank order is sorted. */
-static lp_result_t concatenate_parts(struct lp_sparse_op *op)
-{
-    int64_t total = 0;
-    for (int r = 0; r < op->nprocs; r++) total += op->parts[r].nnz;
-    struct lp_sparse_vec joined;
-    LP_TRY(lp_sparse_vec_alloc(&joined, total, op->datatype));
-    for (int r = 0; r < op->nprocs; r++) {
-        const struct lp_sparse_vec *part = &op->parts[r];
-        memcpy(joined.indices + joined.nnz, part->indices, (size_t)part->nnz * sizeof(int64_t));
-        memcpy((char *)joined.values + joined.nnz * op->value_bytes, part->values,
-               (size_t)(part->nnz * op->value_bytes));
-        joined.nnz += part->nnz;
-    }
-    lp_sparse_vec_move(&op->acc, &joined);
-    return LP_SUCCESS;
-}
-
 static void *dense_at(const struct lp_sparse_op *op, int64_t index)
 {
     return (char *)op->dense + index * op->value_bytes;
@@ -344,6 +381,7 @@ static lp_result_t step_split(struct lp_sparse_op *op, int may_densify)
             else send_sparse(op, peer, &op->acc);
             expect_from(op, peer, may_densify ? dense_at(op, range_begin(op, peer)) : NULL);
         }
+        op->gather_ranges = 1;
         op->stage = 2;
         return exchange_start(op);
     }
@@ -373,13 +411,9 @@ static lp_result_t step_split(struct lp_sparse_op *op, int may_densify)
                                   range_begin(op, in->peer + 1) - begin, dense_at(op, begin));
             }
             op->result_dense = 1;
-        } else {
-            struct lp_sparse_vec mine = op->acc;
-            memset(&op->acc, 0, sizeof op->acc);
-            collect_parts(op, mine);
-            lp_result_t rc = concatenate_parts(op);
-            free_parts(op);
-            LP_TRY(rc);
+        } else { /* every range was sparse: received in place (gather_ranges_in_place) */
+            if (!op->ranges_gathered) return lp_fail(LP_ERR_INTERNAL, "sparse ranges were not gathered");
+            lp_sparse_vec_move(&op->acc, &op->gathered);
         }
         exchange_reset(op);
         op->finished = 1;
@@ -634,6 +668,7 @@ void lp_sparse_op_destroy(struct lp_sparse_op *op)
     if (op->parts != NULL) free_parts(op);
     lp_sparse_vec_free(&op->local);
     lp_sparse_vec_free(&op->acc);
+    lp_sparse_vec_free(&op->gathered);
     free(op->parts);
     free(op->out);
     free(op->in);
