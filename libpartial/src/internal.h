@@ -226,7 +226,6 @@ struct lp_partial_s {
     void *pending;           /* op over the contributions not yet consumed */
     int64_t pending_calls, pending_first, pending_last;
     void *snapshot;          /* [thread] what the round in flight reduces */
-    void *scratch;           /* [thread] one block received in the reduce-scatter */
     struct lp_partial_waiter *waiters;
     int flush_requested, flush_sent;
     int close_requested, close_sent;

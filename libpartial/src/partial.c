@@ -153,8 +153,10 @@ static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_
     partial->max_staleness = max_staleness;
     partial->timeout = timeout;
     /* A slow rank's late call reads a round at most max_staleness + 1
-     * behind the newest one that can fire (see docs/partial.md). */
-    partial->ring_size = max_staleness + 2;
+     * behind the newest one that can fire (see docs/partial.md). With a
+     * quorum of every rank no call is ever late, so one slot suffices, and
+     * it stays in cache. */
+    partial->ring_size = quorum == comm->size ? 1 : max_staleness + 2;
     partial->fired_through = partial->completed_through = partial->snapshot_through = -1;
     partial->flush_round = partial->forced_first = -1;
     partial->coordinator_fired = partial->coordinator_flush_round = partial->coordinator_forced_first = -1;

@@ -262,47 +262,42 @@ static char *result_of(lp_partial_t partial)
     return lp_partial_slot_of(partial, partial->reduction.round)->data;
 }
 
-/* Posts the messages of the current step. */
+/* Posts the messages of the current step. The reduce-scatter works out of
+ * place: partial sums accumulate in the result, so the snapshot is only
+ * read, and a block received lands where its sum will stay. */
 static lp_result_t start_step(lp_partial_t partial)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
     const int step = reduction->step;
+    char *result = result_of(partial);
     if (reduction->phase == 1) {
-        /* Pass on the partial sum of block rank-step; receive block rank-step-1. */
+        /* Pass on the partial sum of block rank-step (at step 0 this rank's
+         * own data); receive the left neighbour's sum of block rank-step-1. */
         const int send = ring_block(partial, -step), receive = ring_block(partial, -step - 1);
-        return exchange(partial, partial->scratch, block_length(partial, receive),
-                        (char *)partial->snapshot + block_offset(partial, send) * partial->width,
-                        block_length(partial, send));
+        const char *partial_sums = step == 0 ? partial->snapshot : result;
+        return exchange(partial, result + block_offset(partial, receive) * partial->width,
+                        block_length(partial, receive),
+                        partial_sums + block_offset(partial, send) * partial->width, block_length(partial, send));
     }
     /* Pass on the finished block rank+1-step; receive block rank-step. */
     const int send = ring_block(partial, 1 - step), receive = ring_block(partial, -step);
-    char *result = result_of(partial);
     return exchange(partial, result + block_offset(partial, receive) * partial->width, block_length(partial, receive),
                     result + block_offset(partial, send) * partial->width, block_length(partial, send));
 }
 
-/* Folds the block just received into the partial sums. */
+/* Folds this rank's own block into the partial sum just received. */
 static lp_result_t reduce_received(lp_partial_t partial)
 {
     const int block = ring_block(partial, -partial->reduction.step - 1);
     const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
-    char *target = (char *)partial->snapshot + block_offset(partial, block) * partial->width;
+    const int64_t start = block_offset(partial, block) * partial->width;
     for (int64_t offset = 0; offset < length; offset += chunk) {
         int n = (int)(length - offset < chunk ? length - offset : chunk);
-        LP_TRY_MPI(MPI_Reduce_local((char *)partial->scratch + offset * partial->width,
-                                    target + offset * partial->width, n, lp_mpi_datatype(partial->datatype),
-                                    lp_mpi_op(partial->op)));
+        LP_TRY_MPI(MPI_Reduce_local((const char *)partial->snapshot + start + offset * partial->width,
+                                    result_of(partial) + start + offset * partial->width, n,
+                                    lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
     }
     return LP_SUCCESS;
-}
-
-/* The block this rank finished reducing goes to its place in the result. */
-static void place_own_block(lp_partial_t partial)
-{
-    const int block = ring_block(partial, 1);
-    const int64_t offset = block_offset(partial, block) * partial->width;
-    memcpy(result_of(partial) + offset, (char *)partial->snapshot + offset,
-           (size_t)(block_length(partial, block) * partial->width));
 }
 
 static void free_reduction(struct lp_partial_reduction *reduction)
@@ -333,7 +328,7 @@ static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
     LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM, partial->comm,
                               &reduction->meta_request));
     if (partial->size == 1) {
-        place_own_block(partial);
+        memcpy(result_of(partial), partial->snapshot, (size_t)(partial->count * partial->width));
         reduction->phase = 3;
         return LP_SUCCESS;
     }
@@ -347,10 +342,7 @@ static lp_result_t next_step(lp_partial_t partial)
     if (reduction->phase == 1) LP_TRY(reduce_received(partial));
     if (++reduction->step < partial->size - 1) return start_step(partial);
     reduction->step = 0;
-    if (reduction->phase++ == 1) {
-        place_own_block(partial);
-        return start_step(partial);
-    }
+    if (reduction->phase++ == 1) return start_step(partial);
     return LP_SUCCESS; /* phase 3: only the metadata may still be in flight */
 }
 

@@ -16,9 +16,8 @@ lp_result_t lp_partial_alloc_buffers(lp_partial_t partial)
     size_t alloc = bytes > 0 ? bytes : 1;
     partial->pending = malloc(alloc);
     partial->snapshot = malloc(alloc);
-    partial->scratch = malloc((size_t)((partial->count / partial->size + 1) * partial->width));
     partial->ring = calloc((size_t)partial->ring_size, sizeof *partial->ring);
-    if (partial->pending == NULL || partial->snapshot == NULL || partial->scratch == NULL || partial->ring == NULL)
+    if (partial->pending == NULL || partial->snapshot == NULL || partial->ring == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the partial allreduce buffers");
     for (int i = 0; i < partial->ring_size; i++) {
         partial->ring[i].round = -1;
@@ -34,11 +33,10 @@ void lp_partial_free_buffers(lp_partial_t partial)
 {
     free(partial->pending);
     free(partial->snapshot);
-    free(partial->scratch);
     if (partial->ring != NULL)
         for (int i = 0; i < partial->ring_size; i++) free(partial->ring[i].data);
     free(partial->ring);
-    partial->pending = partial->snapshot = partial->scratch = NULL;
+    partial->pending = partial->snapshot = NULL;
     partial->ring = NULL;
 }
 
