@@ -197,7 +197,14 @@ void lp_sparse_op_destroy(struct lp_sparse_op *op);
 struct lp_partial_waiter {
     lp_partial_t owner;      /* NULL once the object was destroyed */
     int64_t round;           /* -1 for the flush waiter: the coordinator picks its round */
+    const void *sendbuf;
     void *recvbuf;
+    /* A blocking call's buffers stay valid until it returns, so the thread
+     * may read its contribution and write its result in place rather than
+     * through copies. While lent > 0 the reduction in flight uses them and
+     * the call must not return. */
+    int lendable;
+    int lent;
     lp_partial_info_t *info; /* may be NULL */
     int late;
     int done;
@@ -217,6 +224,9 @@ struct lp_partial_slot {
 /* One reduction in flight on the progress thread (one round at a time). */
 struct lp_partial_reduction {
     int64_t round;           /* -1 when idle */
+    const void *contribution;               /* this rank's data: the snapshot or a lent sendbuf */
+    char *result;                           /* the round's slot or a lent recvbuf */
+    struct lp_partial_waiter *lenders[2];   /* whose buffers those are, or NULL [lock] */
     int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
     int step;                /* 0 .. size-2 within a phase */
     int64_t nrequests;       /* data requests of the step in flight */
@@ -249,8 +259,8 @@ struct lp_partial_s {
     int64_t calls_reported;  /* last value sent to the coordinator [thread reads under lock] */
     void *pending;           /* op over the contributions not yet consumed */
     int64_t pending_calls, pending_first, pending_last;
+    struct lp_partial_waiter *pending_lender; /* pending is this call's sendbuf, not copied yet */
     void *snapshot;          /* [thread] what the round in flight reduces */
-    void *scratch;           /* [thread] one block received in the reduce-scatter */
     struct lp_partial_waiter *waiters;
     int flush_requested, flush_sent;
     int close_requested, close_sent;
@@ -296,17 +306,24 @@ lp_result_t lp_partial_alloc_buffers(lp_partial_t partial);
 void lp_partial_free_buffers(lp_partial_t partial);
 /* Resets a buffer to the op's identity, so an empty contribution adds nothing. */
 void lp_partial_fill_identity(lp_partial_t partial, void *buffer);
-/* Merges one call's buffer into the pending contribution [lock]. */
-lp_result_t lp_partial_merge_pending(lp_partial_t partial, const void *sendbuf, int64_t round);
-/* Moves the pending contribution into the snapshot for round [lock]; fills
- * the local metadata (calls, fresh). */
-void lp_partial_take_snapshot(lp_partial_t partial, int64_t round, int64_t *meta);
+/* Merges a call's sendbuf into the pending contribution [lock]; a lendable
+ * call's is only borrowed when nothing else is pending. */
+lp_result_t lp_partial_merge_pending(lp_partial_t partial, struct lp_partial_waiter *waiter);
+/* Copies waiter's borrowed contribution into the pending buffer, if it is
+ * still pending there; before the call returns or its recvbuf is written [lock]. */
+void lp_partial_reclaim_pending(lp_partial_t partial, const struct lp_partial_waiter *waiter);
+/* Takes the pending contribution for reduction->round [lock]: sets what the
+ * reduction reads and where it writes, lending buffers of blocking calls
+ * where it can, and the local metadata (calls, fresh). */
+void lp_partial_take_snapshot(lp_partial_t partial, struct lp_partial_reduction *reduction);
+/* Gives the buffers lent to reduction back to their calls [lock]. */
+void lp_partial_return_lent(lp_partial_t partial, struct lp_partial_reduction *reduction);
 struct lp_partial_slot *lp_partial_slot_of(lp_partial_t partial, int64_t round);
-/* Copies a completed round to a waiter and marks it done [lock]. */
-void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot,
+/* Copies a completed round's data and metadata to a waiter and marks it done [lock]. */
+void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot, const void *data,
                         struct lp_partial_waiter *waiter);
-/* Delivers round (or the flush round) to every waiter for it [lock]. */
-void lp_partial_complete_round(lp_partial_t partial, int64_t round);
+/* Delivers round (or the flush round), whose result is data, to every waiter for it [lock]. */
+void lp_partial_complete_round(lp_partial_t partial, int64_t round, const void *data);
 /* Fails every waiter with code [lock]. */
 void lp_partial_fail_waiters(lp_partial_t partial, lp_result_t code);
 void lp_partial_remove_waiter(lp_partial_t partial, struct lp_partial_waiter *waiter);

@@ -153,8 +153,10 @@ static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_
     partial->max_staleness = max_staleness;
     partial->timeout = timeout;
     /* A slow rank's late call reads a round at most max_staleness + 1
-     * behind the newest one that can fire (see docs/partial.md). */
-    partial->ring_size = max_staleness + 2;
+     * behind the newest one that can fire (see docs/partial.md). With a
+     * quorum of every rank no call is ever late, so one slot suffices, and
+     * it stays in cache. */
+    partial->ring_size = quorum == comm->size ? 1 : max_staleness + 2;
     partial->fired_through = partial->completed_through = partial->snapshot_through = -1;
     partial->flush_round = partial->forced_first = -1;
     partial->coordinator_fired = partial->coordinator_flush_round = partial->coordinator_forced_first = -1;
@@ -283,9 +285,10 @@ static lp_result_t reject_call(lp_partial_t partial, lp_result_t code)
 
 /* Registers this rank's call: waits while the rank is too far ahead,
  * merges sendbuf into the pending contribution, and either delivers an
- * already completed round or queues the waiter. */
+ * already completed round or queues the waiter. A blocking call (blocking
+ * set) lends its buffers to the thread unless it is delivered at once. */
 static lp_result_t begin_call(lp_partial_t partial, const void *sendbuf, void *recvbuf, lp_partial_info_t *info,
-                              struct lp_partial_waiter *waiter, const struct deadline *deadline)
+                              int blocking, struct lp_partial_waiter *waiter, const struct deadline *deadline)
 {
     if (partial == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "partial allreduce is NULL");
     if (partial->count > 0 && (sendbuf == NULL || recvbuf == NULL))
@@ -301,17 +304,19 @@ static lp_result_t begin_call(lp_partial_t partial, const void *sendbuf, void *r
         else
             rc = check_usable(partial);
     }
-    if (rc == LP_SUCCESS) rc = lp_partial_merge_pending(partial, sendbuf, partial->calls);
+    *waiter = (struct lp_partial_waiter){
+        .owner = partial, .round = partial->calls, .sendbuf = sendbuf, .recvbuf = recvbuf, .info = info,
+        .late = partial->calls <= partial->snapshot_through,
+        .lendable = blocking && partial->count > 0 && partial->calls > partial->completed_through};
+    if (rc == LP_SUCCESS) rc = lp_partial_merge_pending(partial, waiter);
     if (rc != LP_SUCCESS) {
         pthread_mutex_unlock(&partial->lock);
         return rc;
     }
-    *waiter = (struct lp_partial_waiter){.owner = partial, .round = partial->calls, .recvbuf = recvbuf,
-                                         .info = info, .late = partial->calls <= partial->snapshot_through};
     partial->calls++;
     if (waiter->round <= partial->completed_through) {
         const struct lp_partial_slot *slot = lp_partial_slot_of(partial, waiter->round);
-        if (slot->round == waiter->round) lp_partial_deliver(partial, slot, waiter);
+        if (slot->round == waiter->round) lp_partial_deliver(partial, slot, slot->data, waiter);
         else rc = lp_fail(LP_ERR_INTERNAL, "round %lld left the result ring", (long long)waiter->round);
     } else {
         waiter->next = partial->waiters;
@@ -334,10 +339,14 @@ static lp_result_t waiter_result(lp_partial_t partial, const struct lp_partial_w
 static lp_result_t await_round(lp_partial_t partial, struct lp_partial_waiter *waiter,
                                const struct deadline *deadline)
 {
+    const struct deadline none = {0};
     pthread_mutex_lock(&partial->lock);
     lp_result_t rc = LP_SUCCESS;
-    while (!waiter->done && rc == LP_SUCCESS) {
-        if (!wait_for_change(partial, deadline) && !waiter->done) {
+    while ((!waiter->done || waiter->lent) && rc == LP_SUCCESS) {
+        /* A reduction using this call's buffers belongs to a round that has
+         * fired, which every rank's thread completes: it is waited for past
+         * the deadline, since MPI may still read or write the buffers. */
+        if (!wait_for_change(partial, waiter->lent ? &none : deadline) && !waiter->done) {
             lp_partial_remove_waiter(partial, waiter);
             rc = lp_fail(LP_ERR_TIMEOUT, "%s did not complete within %g s (quorum %d of %d ranks); "
                          "its contribution stays pending",
@@ -345,6 +354,7 @@ static lp_result_t await_round(lp_partial_t partial, struct lp_partial_waiter *w
         }
     }
     if (rc == LP_SUCCESS) rc = waiter_result(partial, waiter);
+    lp_partial_reclaim_pending(partial, waiter); /* the caller may reuse sendbuf once this returns */
     pthread_mutex_unlock(&partial->lock);
     return rc;
 }
@@ -353,7 +363,7 @@ lp_result_t lp_partial_allreduce(lp_partial_t partial, const void *sendbuf, void
 {
     struct deadline deadline = deadline_after(partial != NULL ? partial->timeout : 0);
     struct lp_partial_waiter waiter;
-    LP_TRY(begin_call(partial, sendbuf, recvbuf, info, &waiter, &deadline));
+    LP_TRY(begin_call(partial, sendbuf, recvbuf, info, 1, &waiter, &deadline));
     return await_round(partial, &waiter, &deadline);
 }
 
@@ -399,7 +409,7 @@ lp_result_t lp_partial_start(lp_partial_t partial, const void *sendbuf, void *re
     struct lp_partial_waiter *waiter = malloc(sizeof *waiter);
     if (waiter == NULL) return reject_call(partial, lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a request"));
     struct deadline deadline = deadline_after(partial != NULL ? partial->timeout : 0);
-    lp_result_t rc = begin_call(partial, sendbuf, recvbuf, info, waiter, &deadline);
+    lp_result_t rc = begin_call(partial, sendbuf, recvbuf, info, 0, waiter, &deadline);
     if (rc != LP_SUCCESS) {
         free(waiter);
         return rc;

@@ -14,6 +14,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,9 +23,11 @@ enum { MSG_ARRIVE = 1, MSG_FLUSH, MSG_CLOSE, MSG_ERROR, MSG_NOTICE };
 enum { CONTROL_TAG = 1, REDUCE_TAG = 2, MSG_LEN = 8, COORDINATOR = 0 };
 /* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
  * little CPU on an oversubscribed node; a user call wakes the thread at
- * once. While a round is reducing or a local call waits, the backoff stops
- * at BUSY_MAX_US: nonblocking collectives advance only when tested. */
-enum { IDLE_MIN_US = 20, BUSY_MAX_US = 50, IDLE_MAX_US = 250, DRAIN_BATCH = 64 };
+ * once. While a round is reducing or a local call waits, the thread first
+ * spins (yielding the core) for SPIN_US after its last progress, since a
+ * rendezvous message or a notice advances only when tested and every sleep
+ * adds its length to the round; then the backoff stops at BUSY_MAX_US. */
+enum { IDLE_MIN_US = 20, BUSY_MAX_US = 50, IDLE_MAX_US = 250, SPIN_US = 200, DRAIN_BATCH = 64 };
 
 struct lp_partial_send {
     MPI_Request request;
@@ -257,52 +260,43 @@ static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, c
     return LP_SUCCESS;
 }
 
-static char *result_of(lp_partial_t partial)
-{
-    return lp_partial_slot_of(partial, partial->reduction.round)->data;
-}
-
-/* Posts the messages of the current step. */
+/* Posts the messages of the current step. The reduce-scatter works out of
+ * place: partial sums accumulate in the result, so the snapshot is only
+ * read, and a block received lands where its sum will stay. */
 static lp_result_t start_step(lp_partial_t partial)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
     const int step = reduction->step;
+    char *result = reduction->result;
     if (reduction->phase == 1) {
-        /* Pass on the partial sum of block rank-step; receive block rank-step-1. */
+        /* Pass on the partial sum of block rank-step (at step 0 this rank's
+         * own data); receive the left neighbour's sum of block rank-step-1. */
         const int send = ring_block(partial, -step), receive = ring_block(partial, -step - 1);
-        return exchange(partial, partial->scratch, block_length(partial, receive),
-                        (char *)partial->snapshot + block_offset(partial, send) * partial->width,
-                        block_length(partial, send));
+        const char *partial_sums = step == 0 ? reduction->contribution : result;
+        return exchange(partial, result + block_offset(partial, receive) * partial->width,
+                        block_length(partial, receive),
+                        partial_sums + block_offset(partial, send) * partial->width, block_length(partial, send));
     }
     /* Pass on the finished block rank+1-step; receive block rank-step. */
     const int send = ring_block(partial, 1 - step), receive = ring_block(partial, -step);
-    char *result = result_of(partial);
     return exchange(partial, result + block_offset(partial, receive) * partial->width, block_length(partial, receive),
                     result + block_offset(partial, send) * partial->width, block_length(partial, send));
 }
 
-/* Folds the block just received into the partial sums. */
+/* Folds this rank's own block into the partial sum just received. */
 static lp_result_t reduce_received(lp_partial_t partial)
 {
-    const int block = ring_block(partial, -partial->reduction.step - 1);
+    const struct lp_partial_reduction *reduction = &partial->reduction;
+    const int block = ring_block(partial, -reduction->step - 1);
     const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
-    char *target = (char *)partial->snapshot + block_offset(partial, block) * partial->width;
+    const int64_t start = block_offset(partial, block) * partial->width;
     for (int64_t offset = 0; offset < length; offset += chunk) {
         int n = (int)(length - offset < chunk ? length - offset : chunk);
-        LP_TRY_MPI(MPI_Reduce_local((char *)partial->scratch + offset * partial->width,
-                                    target + offset * partial->width, n, lp_mpi_datatype(partial->datatype),
-                                    lp_mpi_op(partial->op)));
+        LP_TRY_MPI(MPI_Reduce_local((const char *)reduction->contribution + start + offset * partial->width,
+                                    reduction->result + start + offset * partial->width, n,
+                                    lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
     }
     return LP_SUCCESS;
-}
-
-/* The block this rank finished reducing goes to its place in the result. */
-static void place_own_block(lp_partial_t partial)
-{
-    const int block = ring_block(partial, 1);
-    const int64_t offset = block_offset(partial, block) * partial->width;
-    memcpy(result_of(partial) + offset, (char *)partial->snapshot + offset,
-           (size_t)(block_length(partial, block) * partial->width));
 }
 
 static void free_reduction(struct lp_partial_reduction *reduction)
@@ -327,13 +321,13 @@ static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
     reduction->meta_request = MPI_REQUEST_NULL;
 
     pthread_mutex_lock(&partial->lock);
-    lp_partial_take_snapshot(partial, round, reduction->meta_in);
+    lp_partial_take_snapshot(partial, reduction);
     pthread_mutex_unlock(&partial->lock);
 
     LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM, partial->comm,
                               &reduction->meta_request));
     if (partial->size == 1) {
-        place_own_block(partial);
+        if (partial->count > 0) memcpy(reduction->result, reduction->contribution, (size_t)(partial->count * partial->width));
         reduction->phase = 3;
         return LP_SUCCESS;
     }
@@ -347,10 +341,7 @@ static lp_result_t next_step(lp_partial_t partial)
     if (reduction->phase == 1) LP_TRY(reduce_received(partial));
     if (++reduction->step < partial->size - 1) return start_step(partial);
     reduction->step = 0;
-    if (reduction->phase++ == 1) {
-        place_own_block(partial);
-        return start_step(partial);
-    }
+    if (reduction->phase++ == 1) return start_step(partial);
     return LP_SUCCESS; /* phase 3: only the metadata may still be in flight */
 }
 
@@ -363,7 +354,9 @@ static void finish_round(lp_partial_t partial)
     slot->fresh = reduction->meta_out[1];
     slot->quorum_met = !(partial->forced_first <= reduction->round && reduction->round < partial->flush_round);
     slot->round = reduction->round;
-    lp_partial_complete_round(partial, reduction->round);
+    lp_partial_complete_round(partial, reduction->round, reduction->result);
+    if (reduction->result != slot->data) slot->round = -1; /* the result went to a caller's buffer only */
+    lp_partial_return_lent(partial, reduction);
     pthread_cond_broadcast(&partial->changed);
     pthread_mutex_unlock(&partial->lock);
     free_reduction(reduction);
@@ -437,25 +430,37 @@ static void shut_down(lp_partial_t partial, int abandoning)
     }
     if (abandoning) {
         /* Peers may be gone: a send is released to finish on its own, and a
-         * reduction in flight is left to MPI_Comm_free's deferred cleanup. */
+         * reduction in flight is left to MPI_Comm_free's deferred cleanup.
+         * Buffers lent to it go back to their calls, which can only be
+         * running on another thread, racing with close or MPI_Finalize. */
         while (partial->sends != NULL) {
             struct lp_partial_send *send = partial->sends;
             partial->sends = send->next;
             MPI_Request_free(&send->request);
             free(send);
         }
+        pthread_mutex_lock(&partial->lock);
+        lp_partial_return_lent(partial, &partial->reduction);
+        pthread_mutex_unlock(&partial->lock);
         free_reduction(&partial->reduction);
     } else {
         reap_sends(partial, 1);
     }
 }
 
-static long backoff_limit(lp_partial_t partial)
+static int is_busy(lp_partial_t partial)
 {
     pthread_mutex_lock(&partial->lock);
-    int busy = partial->waiters != NULL;
+    int waiting = partial->waiters != NULL;
     pthread_mutex_unlock(&partial->lock);
-    return busy || partial->reduction.round >= 0 ? BUSY_MAX_US : IDLE_MAX_US;
+    return waiting || partial->reduction.round >= 0;
+}
+
+static double now_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e6 + (double)now.tv_nsec * 1e-3;
 }
 
 static void *progress_main(void *argument)
@@ -463,16 +468,23 @@ static void *progress_main(void *argument)
     lp_partial_t partial = argument;
     lp_result_t rc = post_control_receive(partial);
     long idle_us = IDLE_MIN_US;
+    double last_progress_us = now_us();
     while (rc == LP_SUCCESS && !finished(partial)) {
         int active = 0;
         rc = step(partial, &active);
         if (active) {
             idle_us = IDLE_MIN_US;
-        } else {
-            idle(partial, idle_us);
-            const long limit = backoff_limit(partial);
-            idle_us = idle_us * 2 < limit ? idle_us * 2 : limit;
+            last_progress_us = now_us();
+            continue;
         }
+        const int busy = is_busy(partial);
+        if (busy && now_us() - last_progress_us < SPIN_US) {
+            sched_yield();
+            continue;
+        }
+        idle(partial, idle_us);
+        const long limit = busy ? BUSY_MAX_US : IDLE_MAX_US;
+        idle_us = idle_us * 2 < limit ? idle_us * 2 : limit;
     }
     pthread_mutex_lock(&partial->lock);
     int abandoning = partial->abandon || rc != LP_SUCCESS;

@@ -16,9 +16,8 @@ lp_result_t lp_partial_alloc_buffers(lp_partial_t partial)
     size_t alloc = bytes > 0 ? bytes : 1;
     partial->pending = malloc(alloc);
     partial->snapshot = malloc(alloc);
-    partial->scratch = malloc((size_t)((partial->count / partial->size + 1) * partial->width));
     partial->ring = calloc((size_t)partial->ring_size, sizeof *partial->ring);
-    if (partial->pending == NULL || partial->snapshot == NULL || partial->scratch == NULL || partial->ring == NULL)
+    if (partial->pending == NULL || partial->snapshot == NULL || partial->ring == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the partial allreduce buffers");
     for (int i = 0; i < partial->ring_size; i++) {
         partial->ring[i].round = -1;
@@ -34,11 +33,10 @@ void lp_partial_free_buffers(lp_partial_t partial)
 {
     free(partial->pending);
     free(partial->snapshot);
-    free(partial->scratch);
     if (partial->ring != NULL)
         for (int i = 0; i < partial->ring_size; i++) free(partial->ring[i].data);
     free(partial->ring);
-    partial->pending = partial->snapshot = partial->scratch = NULL;
+    partial->pending = partial->snapshot = NULL;
     partial->ring = NULL;
 }
 
@@ -78,43 +76,96 @@ void lp_partial_fill_identity(lp_partial_t partial, void *buffer)
     }
 }
 
-lp_result_t lp_partial_merge_pending(lp_partial_t partial, const void *sendbuf, int64_t round)
+void lp_partial_reclaim_pending(lp_partial_t partial, const struct lp_partial_waiter *waiter)
 {
+    if (partial->pending_lender != waiter || waiter == NULL) return;
+    memcpy(partial->pending, waiter->sendbuf, (size_t)(partial->count * partial->width));
+    partial->pending_lender = NULL;
+}
+
+lp_result_t lp_partial_merge_pending(lp_partial_t partial, struct lp_partial_waiter *waiter)
+{
+    lp_partial_reclaim_pending(partial, partial->pending_lender);
     const size_t bytes = (size_t)(partial->count * partial->width);
     if (partial->pending_calls == 0) {
-        /* The first contribution is copied: the pending buffer holds stale
-         * bytes from an earlier snapshot swap, never an identity fill. */
-        if (bytes > 0) memcpy(partial->pending, sendbuf, bytes);
-        partial->pending_first = round;
+        /* The first contribution is borrowed or copied: the pending buffer
+         * holds stale bytes from an earlier snapshot swap, never an
+         * identity fill. */
+        if (waiter->lendable) partial->pending_lender = waiter;
+        else if (bytes > 0) memcpy(partial->pending, waiter->sendbuf, bytes);
+        partial->pending_first = waiter->round;
     } else {
         const int64_t chunk = lp_max_mpi_count();
         for (int64_t offset = 0; offset < partial->count; offset += chunk) {
             int n = (int)(partial->count - offset < chunk ? partial->count - offset : chunk);
-            LP_TRY_MPI(MPI_Reduce_local((const char *)sendbuf + offset * partial->width,
+            LP_TRY_MPI(MPI_Reduce_local((const char *)waiter->sendbuf + offset * partial->width,
                                         (char *)partial->pending + offset * partial->width, n,
                                         lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
         }
     }
-    partial->pending_last = round;
+    partial->pending_last = waiter->round;
     partial->pending_calls++;
     return LP_SUCCESS;
 }
 
-void lp_partial_take_snapshot(lp_partial_t partial, int64_t round, int64_t *meta)
+static int overlap(const void *a, const void *b, size_t bytes)
 {
-    if (partial->pending_calls > 0) {
+    const char *x = a, *y = b;
+    return x < y + bytes && y < x + bytes;
+}
+
+/* A blocking call for round whose recvbuf can take the result directly:
+ * only once this rank has made its call for round, since a later call for
+ * it would read the result from the slot. */
+static struct lp_partial_waiter *result_lender(lp_partial_t partial, int64_t round, const void *contribution)
+{
+    if (partial->calls <= round) return NULL;
+    for (struct lp_partial_waiter *waiter = partial->waiters; waiter != NULL; waiter = waiter->next)
+        if (waiter->round == round && waiter->lendable &&
+            !overlap(waiter->recvbuf, contribution, (size_t)(partial->count * partial->width)))
+            return waiter;
+    return NULL;
+}
+
+void lp_partial_take_snapshot(lp_partial_t partial, struct lp_partial_reduction *reduction)
+{
+    const int64_t round = reduction->round;
+    int64_t *meta = reduction->meta_in;
+    struct lp_partial_waiter *lender = partial->pending_lender;
+    reduction->contribution = partial->snapshot;
+    if (lender != NULL) {
+        reduction->contribution = lender->sendbuf;
+        partial->pending_lender = NULL;
+    } else if (partial->pending_calls > 0) {
         void *taken = partial->pending;
         partial->pending = partial->snapshot;
         partial->snapshot = taken;
-        meta[0] = partial->pending_calls;
-        meta[1] = partial->pending_first <= round && round <= partial->pending_last;
+        reduction->contribution = taken;
     } else {
         lp_partial_fill_identity(partial, partial->snapshot);
-        meta[0] = meta[1] = 0;
     }
+    meta[0] = partial->pending_calls;
+    meta[1] = partial->pending_calls > 0 && partial->pending_first <= round && round <= partial->pending_last;
     partial->pending_calls = 0;
     partial->snapshot_through = round;
-    lp_partial_slot_of(partial, round)->round = -1; /* being overwritten from now on */
+
+    struct lp_partial_slot *slot = lp_partial_slot_of(partial, round);
+    slot->round = -1; /* being overwritten from now on */
+    struct lp_partial_waiter *receiver = result_lender(partial, round, reduction->contribution);
+    reduction->result = receiver != NULL ? receiver->recvbuf : slot->data;
+    reduction->lenders[0] = lender;
+    reduction->lenders[1] = receiver;
+    for (int i = 0; i < 2; i++)
+        if (reduction->lenders[i] != NULL) reduction->lenders[i]->lent++;
+}
+
+void lp_partial_return_lent(lp_partial_t partial, struct lp_partial_reduction *reduction)
+{
+    for (int i = 0; i < 2; i++) {
+        if (reduction->lenders[i] != NULL) reduction->lenders[i]->lent--;
+        reduction->lenders[i] = NULL;
+    }
+    pthread_cond_broadcast(&partial->changed);
 }
 
 struct lp_partial_slot *lp_partial_slot_of(lp_partial_t partial, int64_t round)
@@ -122,11 +173,13 @@ struct lp_partial_slot *lp_partial_slot_of(lp_partial_t partial, int64_t round)
     return &partial->ring[round % partial->ring_size];
 }
 
-void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot,
+void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot, const void *data,
                         struct lp_partial_waiter *waiter)
 {
-    if (partial->count > 0 && waiter->recvbuf != NULL)
-        memcpy(waiter->recvbuf, slot->data, (size_t)(partial->count * partial->width));
+    /* recvbuf may be the call's own sendbuf, still borrowed as pending. */
+    lp_partial_reclaim_pending(partial, waiter);
+    if (partial->count > 0 && waiter->recvbuf != NULL && waiter->recvbuf != data)
+        memcpy(waiter->recvbuf, data, (size_t)(partial->count * partial->width));
     if (waiter->info != NULL) {
         waiter->info->round = slot->round;
         waiter->info->contributions = slot->contributions;
@@ -149,7 +202,7 @@ void lp_partial_remove_waiter(lp_partial_t partial, struct lp_partial_waiter *wa
     }
 }
 
-void lp_partial_complete_round(lp_partial_t partial, int64_t round)
+void lp_partial_complete_round(lp_partial_t partial, int64_t round, const void *data)
 {
     const struct lp_partial_slot *slot = lp_partial_slot_of(partial, round);
     const int is_flush = round == partial->flush_round;
@@ -157,7 +210,7 @@ void lp_partial_complete_round(lp_partial_t partial, int64_t round)
     while (*link != NULL) {
         struct lp_partial_waiter *waiter = *link;
         if (waiter->round == round || (is_flush && waiter->round == -1)) {
-            lp_partial_deliver(partial, slot, waiter);
+            lp_partial_deliver(partial, slot, data, waiter);
             *link = waiter->next;
             waiter->next = NULL;
         } else {
