@@ -1,5 +1,7 @@
 #include "osu.h"
 
+#include "osu_buffer.h"
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +43,7 @@ int osu_parse(int argc, char **argv, struct osu_options *options, const struct o
         case 'x': options->warmup = atoi(optarg); if (options->warmup < 0) problem = "-x must be >= 0"; break;
         case 'f': options->full = 1; break;
         case 'c': options->validate = 1; break;
-        case 'd':
-            problem = strcmp(optarg, "cuda") == 0 ? "-d cuda: this benchmark was built without CUDA"
-                                                  : "-d takes cuda";
-            break;
+        case 'd': problem = osu_device_parse(optarg, &options->device); break;
         case 'h': problem = ""; break;
         default:
             if (extra && extra->accept && extra->accept(option, optarg, extra->context) == 0) break;
@@ -73,6 +72,13 @@ int osu_start(int *argc, char ***argv, struct osu_options *options, const struct
         MPI_Finalize();
         return 1;
     }
+    context->device = options->device;
+    context->mpi_cuda_aware = 0;
+    context->cuda_source = LP_CUDA_SOURCE_NONE;
+    if (osu_device_start(context) != 0) {
+        MPI_Finalize();
+        return 1;
+    }
     if (lp_comm_create(MPI_COMM_WORLD, &context->comm) != LP_SUCCESS) {
         fprintf(stderr, "lp_comm_create: %s\n", lp_get_last_error());
         MPI_Finalize();
@@ -87,11 +93,17 @@ void osu_finish(struct osu_context *context)
     MPI_Finalize();
 }
 
-void osu_print_header(const char *title, const char *const *notes, int nnotes,
+void osu_print_header(const struct osu_context *context, const char *title, const char *const *notes, int nnotes,
                       const struct osu_options *options, const char *extra_columns)
 {
     if (!rank0()) return;
     printf("# %s\n", title);
+    if (context->device == OSU_DEVICE_CUDA) {
+        printf("# Device buffers: cuda (%s)\n",
+               context->mpi_cuda_aware ? "CUDA-aware MPI" : "staged through pinned host memory");
+        printf("# CUDA-awareness from: %s; copies through pinned host memory are inside the timed region\n",
+               lp_cuda_source_name(context->cuda_source));
+    }
     for (int i = 0; i < nnotes; i++) printf("# %s\n", notes[i]);
     printf("%-10s%18s", "# Size", "Avg Latency(us)");
     if (options->full) printf("%18s%18s%12s", "Min Latency(us)", "Max Latency(us)", "Iterations");

@@ -10,11 +10,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Where the benchmark's buffers live (-d). */
+enum osu_device { OSU_DEVICE_HOST = 0, OSU_DEVICE_CUDA = 1 };
+
 struct osu_options {
     size_t min_size, max_size; /* bytes, doubled from min to max */
     int iterations, warmup;
     int full;     /* -f: min, max and iterations columns */
     int validate; /* -c: a Validation column */
+    enum osu_device device; /* -d */
 };
 
 /* Benchmark-specific options: extra_optstring for getopt, extra_usage for
@@ -33,19 +37,23 @@ int osu_parse(int argc, char **argv, struct osu_options *options, const struct o
 struct osu_context {
     int rank, size;
     lp_comm_t comm; /* the library communicator over MPI_COMM_WORLD */
+    enum osu_device device;       /* as options.device */
+    int mpi_cuda_aware;           /* with -d cuda: MPI takes device pointers */
+    lp_cuda_source_t cuda_source; /* with -d cuda: what said so */
 };
 
-/* MPI_Init_thread (MPI_THREAD_MULTIPLE), the options, and the library
- * communicator. Returns non-zero, with MPI already finalized, when the
- * program should exit instead (-h, a bad option, a failure). */
+/* MPI_Init_thread (MPI_THREAD_MULTIPLE), the options, the device (-d), and
+ * the library communicator. Returns non-zero, with MPI already finalized,
+ * when the program should exit instead (-h, a bad option, a failure). */
 int osu_start(int *argc, char ***argv, struct osu_options *options, const struct osu_extra *extra,
               struct osu_context *context);
 /* Frees the library communicator and finalizes MPI. */
 void osu_finish(struct osu_context *context);
 
-/* Rank 0 prints "# <title>", any extra "# ..." lines, and the column header;
- * extra_columns (may be NULL) are appended after OSU's columns. */
-void osu_print_header(const char *title, const char *const *notes, int nnotes,
+/* Rank 0 prints "# <title>", with -d the device lines, any extra "# ..."
+ * lines, and the column header; extra_columns (may be NULL) are appended
+ * after OSU's columns. */
+void osu_print_header(const struct osu_context *context, const char *title, const char *const *notes, int nnotes,
                       const struct osu_options *options, const char *extra_columns);
 
 struct osu_timing {

@@ -10,9 +10,12 @@
  * Avg Latency is the time per round. The analytic limit is the time per
  * round of a rank that never waits for others: t + e * (stragglers / P).
  * With -c, conservation is checked: the sum of every round's result plus
- * the final flush equals the sum of every contribution made. */
+ * the final flush equals the sum of every contribution made. With -d cuda
+ * each call copies its contribution from the device and its result back
+ * (libpartial works on host memory); -c also reads the last result back. */
 #define _POSIX_C_SOURCE 200809L
 #include "osu.h"
+#include "osu_buffer.h"
 
 #include <libpartial.h>
 #include <stdio.h>
@@ -91,7 +94,7 @@ struct round_run {
     int rank, size;
     uint64_t round;
     int64_t count;
-    int64_t *send, *recv;
+    struct osu_buffer *send, *recv;
     lp_partial_t partial; /* NULL: the MPI_Allreduce baseline */
     int64_t result_sum, contributed_sum;
     lp_result_t status;
@@ -104,13 +107,17 @@ static void run_round(void *context)
              (is_straggler(run->options, run->rank, run->size, run->round) ? run->options->extra_us : 0));
     run->round++;
     if (run->partial == NULL) {
-        MPI_Allreduce(run->send, run->recv, (int)run->count, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+        osu_allreduce(run->send, run->recv, (int)run->count, MPI_INT64_T);
         return;
     }
-    lp_result_t rc = lp_partial_allreduce(run->partial, run->send, run->recv, NULL);
+    const size_t bytes = sizeof(int64_t) * (size_t)run->count;
+    osu_buffer_to_host(run->send, bytes);
+    const int64_t *send = run->send->host, *recv = run->recv->host;
+    lp_result_t rc = lp_partial_allreduce(run->partial, send, run->recv->host, NULL);
+    osu_buffer_from_host(run->recv, bytes);
     if (rc != LP_SUCCESS) run->status = rc;
-    run->result_sum += run->recv[0];
-    run->contributed_sum += run->send[0];
+    run->result_sum += recv[0];
+    run->contributed_sum += send[0];
 }
 
 int main(int argc, char **argv)
@@ -137,40 +144,48 @@ int main(int argc, char **argv)
     snprintf(limit, sizeof limit, "Analytic limit (no waiting): %.2f us/round; Speedup = MPI_Allreduce / ours",
              limit_us);
     const char *notes[] = {note, limit, "Baseline: MPI_Allreduce with the same compute and imbalance, same run"};
-    osu_print_header("OSU-style Partial Allreduce Round-Time Test (libpartial)", notes, 3, &options,
+    const size_t max_bytes = sizeof(int64_t) * (options.max_size / sizeof(int64_t) + 1);
+    struct osu_buffer send = {.bytes = max_bytes}, recv = {.bytes = max_bytes};
+    struct osu_buffer *buffers[] = {&send, &recv};
+    if (osu_buffers_alloc(&context, buffers, 2)) {
+        osu_finish(&context);
+        return 1;
+    }
+    osu_print_header(&context, "OSU-style Partial Allreduce Round-Time Test (libpartial)", notes, 3, &options,
                      "  MPI_Allreduce(us)     Speedup  Efficiency");
 
-    size_t max_count = options.max_size / sizeof(int64_t) + 1;
-    int64_t *send = malloc(sizeof(int64_t) * max_count), *recv = malloc(sizeof(int64_t) * max_count);
     for (size_t bytes = options.min_size; bytes <= options.max_size; bytes *= 2) {
         int64_t count = (int64_t)(bytes / sizeof(int64_t));
         if (count < 1) continue;
-        for (int64_t i = 0; i < count; i++) send[i] = rank + 1 + i % 3;
+        int64_t *contribution = send.host, *result = recv.host;
+        for (int64_t i = 0; i < count; i++) contribution[i] = rank + 1 + i % 3;
+        osu_buffer_from_host(&send, sizeof(int64_t) * (size_t)count);
         lp_partial_t object;
         if (lp_partial_create(count, LP_INT64, LP_SUM, partial.mode, partial.quorum, partial.max_staleness,
                               60.0, comm, &object) != LP_SUCCESS) {
             if (rank == 0) fprintf(stderr, "lp_partial_create: %s\n", lp_get_last_error());
             break;
         }
-        struct round_run run = {&partial, rank, size, 0, count, send, recv, object, 0, 0, LP_SUCCESS};
+        struct round_run run = {&partial, rank, size, 0, count, &send, &recv, object, 0, 0, LP_SUCCESS};
         struct osu_timing timing = osu_time(run_round, &run, &options, MPI_COMM_WORLD);
+        /* The last round's result reached the device intact. */
+        int copied_back = !options.validate || osu_buffer_matches_host(&recv, sizeof(int64_t) * (size_t)count);
         lp_partial_info_t info;
-        if (lp_partial_flush(object, recv, &info) != LP_SUCCESS) run.status = LP_ERR_INTERNAL;
-        int64_t totals[2] = {run.result_sum + recv[0], run.contributed_sum}, all[2];
+        if (lp_partial_flush(object, result, &info) != LP_SUCCESS) run.status = LP_ERR_INTERNAL;
+        int64_t totals[2] = {run.result_sum + result[0], run.contributed_sum}, all[2];
         /* Every rank saw the same results; contributions are summed over ranks. */
         MPI_Allreduce(&totals[1], &all[1], 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
-        int valid = run.status == LP_SUCCESS && totals[0] == all[1];
+        int valid = run.status == LP_SUCCESS && totals[0] == all[1] && copied_back;
         lp_partial_destroy(object);
 
-        struct round_run baseline = {&partial, rank, size, 0, count, send, recv, NULL, 0, 0, LP_SUCCESS};
+        struct round_run baseline = {&partial, rank, size, 0, count, &send, &recv, NULL, 0, 0, LP_SUCCESS};
         struct osu_timing dense = osu_time(run_round, &baseline, &options, MPI_COMM_WORLD);
         char columns[80];
         snprintf(columns, sizeof columns, "%19.2f%12.2f%12.2f", dense.avg_us, dense.avg_us / timing.avg_us,
                  limit_us > 0 ? limit_us / timing.avg_us : 0.0);
         osu_print_row(bytes, timing, &options, columns, osu_all(valid, MPI_COMM_WORLD));
     }
-    free(send);
-    free(recv);
+    osu_buffers_free(buffers, 2);
     osu_finish(&context);
     return 0;
 }

@@ -1,8 +1,5 @@
 """Single-process checks of the Python surface: the exception hierarchy
-matches the C result codes, argument checks, and the info command."""
-import subprocess
-import sys
-
+matches the C result codes, and argument checks. The info command: test_info.py."""
 import numpy as np
 import pytest
 from mpi4py import MPI
@@ -76,10 +73,3 @@ def test_freed_communicator_releases_its_duplicate():
     fresh = MPI.COMM_SELF.Dup()
     assert partial4py.allreduce(np.ones(3), comm=fresh).tolist() == [1, 1, 1]
     fresh.Free()
-
-
-def test_info_command_reports_matching_mpi():
-    out = subprocess.run([sys.executable, "-m", "partial4py.info"], capture_output=True, text=True,
-                         timeout=60, check=True).stdout
-    assert "mpi_library_matches_mpi4py   True" in out
-    assert "thread_level                 multiple" in out

@@ -76,6 +76,24 @@ void lp_get_version(int *major, int *minor, int *patch);
 lp_result_t lp_mpi_library_version(char *buf, int buflen);
 /* Size in bytes of one element of datatype, or 0 if it is not valid. */
 int64_t lp_datatype_size(lp_datatype_t datatype);
+/* How this library was built, as space-separated key=value words:
+ * build_type, sanitize (on|off), benchmarks (on|off: the C benchmarks were
+ * built alongside) and benchmarks_cuda (on|off: they accept -d cuda). */
+const char *lp_build_options(void);
+
+/* ---- CUDA-aware MPI ---------------------------------------------------- */
+
+typedef enum {
+    LP_CUDA_SOURCE_NONE = 0,        /* no query in this MPI: taken as not CUDA-aware */
+    LP_CUDA_SOURCE_OPENMPI = 1,     /* MPIX_Query_cuda_support() */
+    LP_CUDA_SOURCE_MPICH = 2,       /* MPIX_GPU_query_support(MPIX_GPU_SUPPORT_CUDA, ...) */
+    LP_CUDA_SOURCE_ENVIRONMENT = 3  /* LP_CUDA_AWARE=0|1 overrides the query */
+} lp_cuda_source_t;
+
+/* Whether MPI can be given CUDA device pointers, and what said so. Needs MPI initialized. */
+lp_result_t lp_query_cuda_support(int *cuda_aware, lp_cuda_source_t *source);
+/* "none", "openmpi", "mpich", "environment"; NULL for a value outside the enum. */
+const char *lp_cuda_source_name(lp_cuda_source_t source);
 
 /* ---- communicators ----------------------------------------------------- */
 

@@ -11,6 +11,7 @@ from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, In
 from ._request import Request
 from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
 from .partial import PartialAllreduce, PartialInfo
+from .mpi_cuda import cuda_aware, cuda_support
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "allreduce", "iallreduce", "Request",
     "sparse_allreduce", "isparse_allreduce", "SparseResult",
     "PartialAllreduce", "PartialInfo",
+    "cuda_aware", "cuda_support",
     "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
     "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",
     "InternalError", "MPILibraryMismatchError",
