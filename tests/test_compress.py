@@ -52,3 +52,9 @@ def test_rejects_wrong_gradients():
         compressor.compress(np.zeros(5, np.float32))
     with pytest.raises(partial4py.DatatypeError):
         compressor.compress(np.zeros(4, np.float64))
+
+
+def test_rejects_non_contiguous_gradients():
+    # reshape(-1) would copy them silently at every step
+    with pytest.raises(partial4py.InvalidArgumentError, match="C-contiguous"):
+        TopKCompressor(4).compress(np.zeros((4, 2), np.float32)[:, 0])

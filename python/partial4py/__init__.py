@@ -1,8 +1,10 @@
 """partial4py: partial and sparse allreduce for mpi4py programs.
 
 Every collective takes an mpi4py intracommunicator (``comm=None`` means
-``MPI.COMM_WORLD``) and NumPy arrays. Errors are :class:`Error` subclasses,
-raised on every rank of the communicator.
+``MPI.COMM_WORLD``) and NumPy arrays, or GPU arrays (CuPy, or anything with
+``__cuda_array_interface__`` or DLPack; see docs/gpu.md), whose results come
+back on their GPU. Errors are :class:`Error` subclasses, raised on every
+rank of the communicator.
 """
 from .dense import allreduce, iallreduce
 from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, InternalError,

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ._binding import ffi, lib
+from ._gpu import is_device_array
 from .errors import DatatypeError, InvalidArgumentError
 
 DATATYPES = {
@@ -36,16 +37,28 @@ def op_code(op):
 
 
 def as_array(obj, name):
-    """A NumPy view of obj; TypeError for things that are not arrays."""
+    """A NumPy view of obj; TypeError for things that are not arrays.
+
+    GPU arrays go through the collectives' device paths, which take their
+    first buffer argument on the GPU; here one is a mix of host and GPU."""
     if isinstance(obj, np.ndarray):
         return obj
-    if hasattr(obj, "__cuda_array_interface__"):
-        raise DatatypeError(f"{name} is a GPU array; GPU buffers are not supported by this build")
+    if is_device_array(obj):
+        raise DatatypeError(f"{name} is a GPU array but an earlier buffer argument is on the host; "
+                            "pass all buffers of a call on the GPU or all on the host")
     try:
         return np.asarray(memoryview(obj))
     except TypeError:
         raise DatatypeError(f"{name} must be a NumPy array or expose the buffer protocol, "
                             f"not {type(obj).__name__}") from None
+
+
+def require_matching(recv, send, recv_name="recvbuf", send_name="sendbuf"):
+    """The checks of an output array against its input (NumPy or CuPy)."""
+    if recv.dtype != send.dtype:
+        raise DatatypeError(f"{recv_name} has dtype {recv.dtype}, {send_name} {send.dtype}")
+    if recv.size != send.size:
+        raise InvalidArgumentError(f"{recv_name} has {recv.size} elements, {send_name} {send.size}")
 
 
 def require_contiguous(array, name):

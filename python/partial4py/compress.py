@@ -5,20 +5,23 @@ Each step sends only the k entries of largest magnitude of
 added back at the next step, so no part of any gradient is ever dropped,
 only delayed. The output feeds :func:`partial4py.sparse_allreduce`.
 
-Works on NumPy arrays, and on CuPy arrays (on the GPU) where CuPy is
-installed: the array module is taken from the gradient.
+Works on NumPy arrays, and on GPU arrays (CuPy, or anything CuPy can
+view: Numba device arrays, PyTorch CUDA tensors) where CuPy is installed:
+selection and residual then stay on the GPU, and the output is CuPy
+arrays on the gradient's device.
 """
 import numpy as np
 
+from ._gpu import array_module, device_view, is_device_array
 from .errors import DatatypeError, InvalidArgumentError
 
+__all__ = ["TopKCompressor", "array_module"]
 
-def array_module(array):
-    """numpy, or cupy for a CuPy array."""
-    if type(array).__module__.startswith("cupy"):
-        import cupy
-        return cupy
-    return np
+
+def _same_memory(a, b):
+    """Whether two arrays are both on the host or both on one GPU."""
+    module = array_module(a)
+    return module is array_module(b) and (module is np or a.device.id == b.device.id)
 
 
 class TopKCompressor:
@@ -48,6 +51,11 @@ class TopKCompressor:
 
     def compress(self, gradient):
         """Returns (indices, values) to send for this step's gradient."""
+        if not isinstance(gradient, np.ndarray) and is_device_array(gradient):
+            gradient, _ = device_view(gradient, "gradient")  # CuPy orders its work after the producer's stream
+        elif not gradient.flags.c_contiguous:
+            # reshape(-1) would copy it silently, every step
+            raise InvalidArgumentError("gradient is not C-contiguous; pass numpy.ascontiguousarray(gradient)")
         xp = array_module(gradient)
         flat = gradient.reshape(-1)
         if flat.size != self.size:
@@ -56,6 +64,9 @@ class TopKCompressor:
             raise DatatypeError(f"gradient has dtype {flat.dtype}, compressor {self.dtype}")
         if self.residual is None:
             self.residual = xp.zeros(self.size, self.dtype)
+        elif not _same_memory(self.residual, flat):
+            raise InvalidArgumentError("gradient is not in the memory the residual is in (the host, or which GPU); "
+                                       "call reset() first to move the compressor")
         accumulated = self.residual
         accumulated += flat
         if self.k == self.size:

@@ -10,7 +10,9 @@ from ._binding import check, ffi, lib
 from ._buffers import (DATATYPES, as_array, input_pointer, op_code, output_pointer, require_contiguous,
                        require_writable)
 from ._comm import agree_on, lib_comm
+from ._gpu import array_module, device_output, device_view, is_device_array
 from ._request import Request
+from ._staging import StagedReduction, run_or_release
 from .errors import ClosedError, DatatypeError, InvalidArgumentError, code_of
 
 MODES = {"solo": lib.LP_PARTIAL_SOLO, "majority": lib.LP_PARTIAL_MAJORITY, "sync": lib.LP_PARTIAL_SYNC}
@@ -114,13 +116,16 @@ class PartialAllreduce:
             raise ClosedError("the PartialAllreduce was closed")
         return self._handle
 
-    def _check_buffer(self, obj, name, writable):
-        array = as_array(obj, name)
+    def _check_layout(self, array, name):
         if array.dtype != self.dtype:
             raise DatatypeError(f"{name} has dtype {array.dtype}; this PartialAllreduce reduces {self.dtype}")
         if array.size != self.count:
             raise InvalidArgumentError(f"{name} has {array.size} elements; this PartialAllreduce has count "
                                        f"{self.count}")
+
+    def _check_buffer(self, obj, name, writable):
+        array = as_array(obj, name)
+        self._check_layout(array, name)
         require_contiguous(array, name)
         if writable:
             require_writable(array, name)
@@ -138,22 +143,56 @@ class PartialAllreduce:
             raise
         return handle, send, recv
 
+    def _staged(self, sendbuf, recvbuf):
+        """The GPU buffers of a call (sendbuf None: a flush), staged through
+        pinned host memory: the progress thread reduces on the host, so
+        device pointers would not do even with a CUDA-aware MPI."""
+        def prepare():
+            send = stream = None
+            if sendbuf is not None:
+                send, stream = device_view(sendbuf, "sendbuf")
+                self._check_layout(send, "sendbuf")
+            if recvbuf is None:
+                recv, recv_stream = array_module(send).empty(self.count, self.dtype), stream
+            else:
+                recv, recv_stream = device_output(recvbuf)
+                self._check_layout(recv, "recvbuf")
+            return StagedReduction(send, stream, recv, recv_stream)
+
+        handle = self._live_handle()
+        try:
+            return handle, prepare()
+        except Exception as exc:  # as in _prepare: the object fails on every rank
+            lib.lp_partial_report_error(handle, code_of(exc))
+            raise
+
     def allreduce(self, sendbuf, recvbuf=None):
         """Contributes ``sendbuf`` to this rank's next round and returns that
         round's :class:`PartialInfo` once it has fired and been reduced; the
         result is written to ``recvbuf`` (allocated if None) and is
-        ``info.result``."""
-        handle, send, recv = self._prepare(sendbuf, recvbuf)
+        ``info.result``. GPU buffers are staged through the host (see
+        docs/gpu.md)."""
         info = ffi.new("lp_partial_info_t *")
+        if not isinstance(sendbuf, np.ndarray) and is_device_array(sendbuf):
+            # The staged buffers are lent to the progress thread until the call returns.
+            handle, staged = self._staged(sendbuf, recvbuf)
+            run_or_release(staged, lib.lp_partial_allreduce, handle, staged.send_pointer, staged.recv_pointer, info)
+            return PartialInfo(info, staged.result())
+        handle, send, recv = self._prepare(sendbuf, recvbuf)
         check(lib.lp_partial_allreduce(handle, input_pointer(send), output_pointer(recv), info))
         return PartialInfo(info, recv)
 
     def start(self, sendbuf, recvbuf=None):
         """Nonblocking :meth:`allreduce`: ``sendbuf`` is consumed before this
         returns; the request's ``wait()`` returns the :class:`PartialInfo`."""
-        handle, send, recv = self._prepare(sendbuf, recvbuf)
         info = ffi.new("lp_partial_info_t *")
         out = ffi.new("lp_request_t *")
+        if not isinstance(sendbuf, np.ndarray) and is_device_array(sendbuf):
+            handle, staged = self._staged(sendbuf, recvbuf)
+            run_or_release(staged, lib.lp_partial_start, handle, staged.send_pointer, staged.recv_pointer, info, out)
+            # The result reaches the GPU in wait(); the pinned buffers stay with the request till then.
+            return _PartialRequest(out[0], lambda: PartialInfo(info, staged.result()), (staged, info, self))
+        handle, send, recv = self._prepare(sendbuf, recvbuf)
         check(lib.lp_partial_start(handle, input_pointer(send), output_pointer(recv), info, out))
         # The request keeps this object alive: close() must not free it under the request.
         return _PartialRequest(out[0], lambda: PartialInfo(info, recv), (recv, info, self))
@@ -161,7 +200,14 @@ class PartialAllreduce:
     def flush(self, recvbuf=None):
         """Collective: fires every round some rank has arrived at, then a
         synchronous round that drains every pending contribution into
-        ``recvbuf``. After it, every rank's next call is the same round."""
+        ``recvbuf``. After it, every rank's next call is the same round.
+        With ``recvbuf=None`` the result is a new NumPy array; pass a GPU
+        array to have it on the GPU."""
+        info = ffi.new("lp_partial_info_t *")
+        if recvbuf is not None and not isinstance(recvbuf, np.ndarray) and is_device_array(recvbuf):
+            handle, staged = self._staged(None, recvbuf)
+            run_or_release(staged, lib.lp_partial_flush, handle, staged.recv_pointer, info)
+            return PartialInfo(info, staged.result())
         handle = self._live_handle()
         try:
             recv = (np.empty(self.count, self.dtype) if recvbuf is None
@@ -169,7 +215,6 @@ class PartialAllreduce:
         except Exception as exc:
             lib.lp_partial_report_error(handle, code_of(exc))
             raise
-        info = ffi.new("lp_partial_info_t *")
         check(lib.lp_partial_flush(handle, output_pointer(recv), info))
         return PartialInfo(info, recv)
 

@@ -7,6 +7,7 @@ import numpy as np
 from ._binding import check, ffi, lib
 from ._buffers import DATATYPES, as_array, datatype_of, input_pointer, require_contiguous
 from ._comm import agree_on, lib_comm
+from ._gpu import array_module, is_device_array
 from ._request import Request
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -20,7 +21,8 @@ class SparseResult:
     """The sum: sorted unique ``indices`` with their ``values``, or, when it
     has filled in, a dense ``values`` array of ``size`` elements (then
     ``is_dense`` is True and ``indices`` is None). ``algorithm`` names the
-    algorithm that computed it."""
+    algorithm that computed it. The arrays are NumPy arrays, or CuPy arrays
+    on the input's device for GPU input."""
 
     __slots__ = ("indices", "values", "is_dense", "size", "algorithm")
 
@@ -40,10 +42,10 @@ class SparseResult:
 
     def to_dense(self):
         """The sum as a dense array of ``size`` elements (``values`` itself
-        when the result is dense)."""
+        when the result is dense), on the device of ``values``."""
         if self.is_dense:
             return self.values
-        dense = np.zeros(self.size, self.values.dtype)
+        dense = array_module(self.values).zeros(self.size, self.values.dtype)
         dense[self.indices] = self.values
         return dense
 
@@ -65,14 +67,38 @@ def _view(handle, pointer, count, dtype):
     return np.frombuffer(ffi.buffer(owner, count * dtype.itemsize), dtype)
 
 
+class _HostInput:
+    """The host path's counterpart of _gpu_sparse.DeviceInput: the checked
+    arguments of a call on NumPy arrays, whose result stays on the host."""
+
+    __slots__ = ("checked",)
+
+    def __init__(self, checked):
+        self.checked = checked
+
+    def release(self):
+        pass
+
+    def place(self, result):
+        return result
+
+
 def _prepare(indices, values, size, algorithm, density_threshold):
     index_array = as_array(indices, "indices")
     value_array = as_array(values, "values")
+    checked = check_arguments(index_array, value_array, size, algorithm, density_threshold)
+    require_contiguous(index_array, "indices")
+    require_contiguous(value_array, "values")
+    return _HostInput(checked)
+
+
+def check_arguments(index_array, value_array, size, algorithm, density_threshold):
+    """The checks of a call on its arrays (NumPy or CuPy), but contiguity.
+    Returns (index_array, index datatype, value_array, datatype, size,
+    algorithm code, threshold)."""
     if index_array.dtype not in INDEX_DATATYPES:
         raise DatatypeError(f"indices have dtype {index_array.dtype}; supported: int32, int64")
     datatype = datatype_of(value_array, "values")
-    require_contiguous(index_array, "indices")
-    require_contiguous(value_array, "values")
     if index_array.ndim != 1 or value_array.ndim != 1:
         raise InvalidArgumentError("indices and values must be one-dimensional")
     if index_array.size != value_array.size:
@@ -93,11 +119,16 @@ def _prepare(indices, values, size, algorithm, density_threshold):
 
 
 def _arguments(comm, indices, values, size, algorithm, density_threshold):
+    """(the C call's arguments, the index dtype of the result, the call's input)."""
     handle = lib_comm(comm)
-    index_array, index_type, value_array, datatype, size, code, threshold = agree_on(
-        handle, lambda: _prepare(indices, values, size, algorithm, density_threshold))
+    prepare = _prepare
+    if not isinstance(indices, np.ndarray) and is_device_array(indices):
+        from . import _gpu_sparse  # here, not at the top: it builds on this module
+        prepare = _gpu_sparse.prepare
+    call_input = agree_on(handle, lambda: prepare(indices, values, size, algorithm, density_threshold))
+    index_array, index_type, value_array, datatype, size, code, threshold = call_input.checked
     return (input_pointer(index_array), index_type, input_pointer(value_array), datatype, value_array.size, size,
-            code, threshold, handle), index_array.dtype
+            code, threshold, handle), index_array.dtype, call_input
 
 
 def sparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
@@ -109,24 +140,31 @@ def sparse_allreduce(indices, values, size, comm=None, algorithm="auto", density
     'split_allgather', 'dsar', 'allgather' or 'dense'. ``density_threshold``
     (a fraction; None for the default) is where dsar's ranges and dense's
     result stay dense. Returns a :class:`SparseResult`, identical bit for bit
-    on every rank.
+    on every rank; with CuPy (GPU) input its arrays are CuPy arrays on the
+    input's device (see docs/gpu.md).
     """
-    arguments, index_dtype = _arguments(comm, indices, values, size, algorithm, density_threshold)
+    arguments, index_dtype, call_input = _arguments(comm, indices, values, size, algorithm, density_threshold)
     out = ffi.new("lp_sparse_result_t *")
-    check(lib.lp_sparse_allreduce(*arguments, out))
+    try:
+        check(lib.lp_sparse_allreduce(*arguments, out))
+    finally:
+        call_input.release()
     handle = ffi.gc(out[0], lib.lp_sparse_result_free)
-    return SparseResult(handle, index_dtype)
+    return call_input.place(SparseResult(handle, index_dtype))
 
 
 def isparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
     """Nonblocking :func:`sparse_allreduce`: returns a :class:`Request` whose
     ``wait()`` returns the :class:`SparseResult`. The input arrays may be
     reused as soon as this returns (they are copied when the call starts)."""
-    arguments, index_dtype = _arguments(comm, indices, values, size, algorithm, density_threshold)
+    arguments, index_dtype, call_input = _arguments(comm, indices, values, size, algorithm, density_threshold)
     out, request = ffi.new("lp_sparse_result_t *"), ffi.new("lp_request_t *")
-    check(lib.lp_isparse_allreduce(*arguments, out, request))
+    try:
+        check(lib.lp_isparse_allreduce(*arguments, out, request))
+    finally:
+        call_input.release()  # the C core copied the input when the call started
     handle = ffi.gc(out[0], lib.lp_sparse_result_free)
-    return Request(request[0], lambda: SparseResult(handle, index_dtype), (handle,))
+    return Request(request[0], lambda: call_input.place(SparseResult(handle, index_dtype)), (handle,))
 
 
 def predict_seconds(algorithm, size, nnz, nprocs, dtype="float32", density_threshold=None):

@@ -8,7 +8,8 @@ wrapper that averages gradients across MPI ranks with a partial allreduce
     opt.flush()      # at the end of an epoch: applies what is still pending
 
 The core package never imports torch; only this module does. Gradients on
-a GPU are staged through host memory.
+a GPU stay there: buckets are flat CUDA tensors, which the collectives
+take as GPU arrays (see docs/gpu.md; needs CuPy).
 """
 import numpy as np
 import torch
@@ -21,23 +22,30 @@ _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 
 class _Bucket:
-    """Parameters whose gradients travel together in one flat buffer."""
+    """Parameters whose gradients travel together in one flat buffer: NumPy
+    arrays for parameters on the CPU, CUDA tensors on their GPU."""
 
     def __init__(self, params, dtype):
         self.params = params
         self.dtype = dtype
         self.sizes = [p.numel() for p in params]
-        count = sum(self.sizes)
-        self.send = np.zeros(count, dtype)
-        self.recv = np.zeros(count, dtype)
-        self.send_views = self._views(self.send)
-        self.recv_views = self._views(self.recv)
+        self.count = sum(self.sizes)
+        device = params[0].device
+        if device.type == "cuda":
+            self.send = torch.zeros(self.count, dtype=params[0].dtype, device=device)
+            self.recv = torch.zeros_like(self.send)
+            send_flat, recv_flat = self.send, self.recv
+        else:
+            self.send = np.zeros(self.count, dtype)
+            self.recv = np.zeros(self.count, dtype)
+            send_flat, recv_flat = torch.from_numpy(self.send), torch.from_numpy(self.recv)
+        self.send_views = self._views(send_flat)
+        self.recv_views = self._views(recv_flat)
 
     def _views(self, flat):
         views, offset = [], 0
-        tensor = torch.from_numpy(flat)
         for p, size in zip(self.params, self.sizes):
-            views.append(tensor[offset:offset + size].view_as(p))
+            views.append(flat[offset:offset + size].view_as(p))
             offset += size
         return views
 
@@ -47,6 +55,14 @@ class _Bucket:
                 view.zero_()
             else:
                 view.copy_(p.grad)
+
+    def store_sum(self, total):
+        """Copies a summed bucket (NumPy, or CuPy for a GPU bucket) into recv."""
+        if isinstance(self.recv, np.ndarray):
+            self.recv[...] = total
+        else:
+            # DLPack orders torch's stream after CuPy's, which wrote total.
+            self.recv.copy_(torch.from_dlpack(total))
 
     def scatter_average(self, scale):
         for p, view in zip(self.params, self.recv_views):
@@ -60,12 +76,14 @@ def _buckets(params, bucket_bytes):
     params = [p for p in params if p.requires_grad]
     if not params:
         raise InvalidArgumentError("no parameters that require gradients")
-    dtype = params[0].dtype
+    dtype, device = params[0].dtype, params[0].device
     for p in params:
         if p.dtype not in _NUMPY_DTYPES:
             raise DatatypeError(f"parameters of dtype {p.dtype} are not supported (float32, float64)")
         if p.dtype != dtype:
             raise DatatypeError("all parameters must have one dtype")
+        if p.device != device:
+            raise InvalidArgumentError(f"all parameters must be on one device, not {device} and {p.device}")
         if current and current_bytes + p.numel() * p.element_size() > bucket_bytes:
             buckets.append(current)
             current, current_bytes = [], 0
@@ -95,10 +113,10 @@ class DistributedOptimizer:
         self.mode = mode
         self.buckets = _buckets(list(params), bucket_bytes)
         if mode == "topk":
-            self._compressors = [TopKCompressor(b.send.size, density=density, dtype=b.dtype)
+            self._compressors = [TopKCompressor(b.count, density=density, dtype=b.dtype)
                                  for b in self.buckets]
         else:
-            self._partials = [PartialAllreduce(b.send.size, dtype=b.dtype, comm=self.comm, mode=mode,
+            self._partials = [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=mode,
                                                max_staleness=max_staleness, timeout=timeout)
                               for b in self.buckets]
         self.last_contributions = []
@@ -124,7 +142,7 @@ class DistributedOptimizer:
             size = self.comm.Get_size()
             for bucket, compressor in zip(self.buckets, self._compressors):
                 indices, values = compressor.compress(bucket.send)
-                bucket.recv[...] = sparse_allreduce(indices, values, bucket.send.size, comm=self.comm).to_dense()
+                bucket.store_sum(sparse_allreduce(indices, values, bucket.count, comm=self.comm).to_dense())
                 bucket.scatter_average(1.0 / size)
             self.last_contributions = [size] * len(self.buckets)
             return

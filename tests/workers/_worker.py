@@ -42,13 +42,14 @@ def raised(fn):
     return {"raised": None}
 
 
-def run_cases(args, run_case):
+def run_cases(args, run_case, **fields):
     """Runs run_case(case, comm) for each case on COMM_WORLD, or with
-    args["split"] on the even and odd halves of it, and reports the digests."""
+    args["split"] on the even and odd halves of it, and reports the digests
+    (and fields)."""
     world = MPI.COMM_WORLD
     color = world.Get_rank() % 2 if args.get("split") else 0
     comm = world.Split(color, world.Get_rank()) if args.get("split") else world
-    report(digests=[run_case(case, comm) for case in args["cases"]], color=color)
+    report(digests=[run_case(case, comm) for case in args["cases"]], color=color, **fields)
     if comm is not world:
         comm.Free()
 

@@ -1,11 +1,14 @@
 """The OSU conventions in Python (as in OMB-Py): options, timing and output.
 
 Timing: barrier outside the timed region, warm-up discarded, the per-rank
-mean latency reduced to min/avg/max across ranks.
+mean latency reduced to min/avg/max across ranks. With CuPy buffers every
+timed call is followed by a synchronization of the current stream inside
+the timed region, so that its copies back to the GPU count.
 """
 import json
 import time
 
+import numpy
 from mpi4py import MPI
 
 
@@ -40,19 +43,65 @@ def array_module(args):
         except ImportError:
             raise SystemExit("--buffer cupy / -d cuda needs CuPy and a GPU") from None
         return cupy
-    import numpy
     return numpy
+
+
+def device_notes(xp):
+    """The header notes that say how GPU buffers are timed."""
+    if xp is numpy:
+        return []
+    from ..mpi_cuda import cuda_aware
+    way = "device pointers (CUDA-aware MPI)" if cuda_aware() else "host copies (MPI is not CUDA-aware)"
+    return [f"Buffers: CuPy on the GPU; each timed call ends with a stream synchronization; "
+            f"the MPI_Allreduce baseline passes {way}"]
+
+
+def to_numpy(xp, array):
+    """A NumPy array of a benchmark buffer, for validation."""
+    return array if xp is numpy else xp.asnumpy(array)
+
+
+def _synchronize_device():
+    import cupy
+    cupy.cuda.get_current_stream().synchronize()
+
+
+def mpi_allreduce(send, recv, comm, xp):
+    """A call of the MPI_Allreduce baseline (sum) on the benchmark's buffers.
+    CuPy buffers go to MPI as device pointers when it is CUDA-aware (after
+    a stream synchronization: mpi4py does not synchronize), else through
+    host copies, as a program without this library would."""
+    if xp is numpy:
+        return lambda: comm.Allreduce(send, recv, op=MPI.SUM)
+    from ..mpi_cuda import cuda_aware
+    if cuda_aware():
+        return lambda: (_synchronize_device(), comm.Allreduce(send, recv, op=MPI.SUM))
+    host_send, host_recv = xp.asnumpy(send), numpy.empty(recv.shape, recv.dtype)
+
+    def through_host():
+        send.get(out=host_send)
+        comm.Allreduce(host_send, host_recv, op=MPI.SUM)
+        recv.set(host_recv)
+    return through_host
+
+
+def _then_synchronize_device(body):
+    def step():
+        body()
+        _synchronize_device()
+    return step
 
 
 def time_loop(body, args, comm):
     """The per-rank mean latency of body(), reduced to (avg, min, max) in µs."""
+    step = body if array_module(args) is numpy else _then_synchronize_device(body)
     comm.Barrier()
     for _ in range(args.warmup):
-        body()
+        step()
     comm.Barrier()
     start = time.perf_counter()
     for _ in range(args.iterations):
-        body()
+        step()
     mean_us = (time.perf_counter() - start) * 1e6 / args.iterations
     comm.Barrier()
     return (comm.allreduce(mean_us, MPI.SUM) / comm.Get_size(),

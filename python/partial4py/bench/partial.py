@@ -7,7 +7,7 @@ from mpi4py import MPI
 
 import partial4py
 
-from ._osu import Report, sizes, time_loop
+from ._osu import Report, array_module, device_notes, sizes, time_loop
 
 
 def add_options(parser):
@@ -46,18 +46,20 @@ def parse_mode(text):
 
 
 def run(args, comm=MPI.COMM_WORLD):
+    xp = array_module(args)
     rank, size = comm.Get_rank(), comm.Get_size()
     kind, _, value = args.imbalance.partition(":")
     straggling = 1 if kind == "fixed" else int(value)
     report = Report("OSU-style Partial Allreduce Round-Time Test (partial4py.PartialAllreduce)", args, comm,
                     notes=[f"compute {args.compute_ms:g} ms/round, imbalance {args.imbalance}, int64 sum",
                            "Baseline: partial4py.allreduce (MPI_Allreduce) with the same compute, same run",
-                           "Limit: time per round of a rank that never waits: t + e * stragglers / P"],
+                           "Limit: time per round of a rank that never waits: t + e * stragglers / P",
+                           *device_notes(xp)],
                     extra_columns=["Extra(ms)", "MPI_Allreduce(us)", "Speedup", "Limit(us)", "Efficiency"])
     for nbytes in sizes(args.sizes):
         count = max(1, nbytes // 8)
-        send = np.full(count, rank + 1, np.int64)
-        recv = np.empty_like(send)
+        send = xp.full(count, rank + 1, xp.int64)
+        recv = xp.empty_like(send)
         for extra_ms in map(float, args.extra_ms.split(",")):
             limit_us = 1000 * (args.compute_ms + extra_ms * straggling / size)
             baseline = time_loop(_Loop(args, comm, extra_ms, lambda: partial4py.allreduce(send, recv, comm=comm)),

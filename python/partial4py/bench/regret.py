@@ -7,7 +7,7 @@ from mpi4py import MPI
 
 import partial4py
 
-from ._osu import Report, time_loop
+from ._osu import Report, array_module, device_notes, time_loop
 from .sparse import ALGORITHMS, rank_input
 
 
@@ -35,14 +35,15 @@ def median_timing(timings):
 
 
 def run(args, comm=MPI.COMM_WORLD):
+    xp = array_module(args)
     rank = comm.Get_rank()
     report = Report("Sparse allreduce auto regret (time per algorithm and auto's ratio to the best)", args, comm,
-                    notes=["float32 values, int32 uniform indices; Size = dense bytes"],
+                    notes=["float32 values, int32 uniform indices; Size = dense bytes", *device_notes(xp)],
                     extra_columns=["Density(%)", "Best(us)", "AutoRatio"] + [f"{a}(us)" for a in ALGORITHMS])
     for exponent in map(int, args.exponents.split(",")):
         n = 2**exponent
         for density in map(float, args.densities.split(",")):
-            indices, values = rank_input(args.seed, rank, n, density, "uniform")
+            indices, values = map(xp.asarray, rank_input(args.seed, rank, n, density, "uniform"))
             cell_args = copy.copy(args)
             cell_args.iterations = iterations_for(indices, values, n, args, comm)
             trials, chosen = {a: [] for a in ALGORITHMS + ["auto"]}, None

@@ -5,7 +5,7 @@ from mpi4py import MPI
 
 import partial4py
 
-from ._osu import Report, sizes, time_loop
+from ._osu import Report, array_module, device_notes, mpi_allreduce, sizes, time_loop, to_numpy
 
 ALGORITHMS = ["recursive_doubling", "split_allgather", "dsar", "allgather", "dense"]
 
@@ -34,19 +34,21 @@ def algorithm_list(spec):
 
 
 def run(args, comm=MPI.COMM_WORLD):
+    xp = array_module(args)
     rank, size = comm.Get_rank(), comm.Get_size()
     report = Report("OSU-style Sparse Allreduce Latency Test (partial4py.sparse_allreduce)", args, comm,
                     notes=[f"{args.distribution} indices, float32 values, int32 indices",
-                           "Baseline: dense mpi4py Comm.Allreduce of the same vector, in the same run"],
+                           "Baseline: dense mpi4py Comm.Allreduce of the same vector, in the same run",
+                           *device_notes(xp)],
                     extra_columns=["MPI_Allreduce(us)", "Speedup", "Density(%)"],
                     params={"distribution": args.distribution})
     for nbytes in sizes(args.sizes):
         n = max(1, nbytes // 4)
-        dense = np.zeros(n, np.float32)
-        dense_out = np.empty_like(dense)
-        baseline = time_loop(lambda: comm.Allreduce(dense, dense_out), args, comm)
+        dense = xp.zeros(n, xp.float32)
+        dense_out = xp.empty_like(dense)
+        baseline = time_loop(mpi_allreduce(dense, dense_out, comm, xp), args, comm)
         for density in map(float, args.densities.split(",")):
-            indices, values = rank_input(args.seed, rank, n, density, args.distribution)
+            indices, values = map(xp.asarray, rank_input(args.seed, rank, n, density, args.distribution))
             expected = None
             if args.validate:
                 expected = np.zeros(n, np.float32)
@@ -60,7 +62,7 @@ def run(args, comm=MPI.COMM_WORLD):
                     last[0] = partial4py.sparse_allreduce(indices, values, n, comm=comm, algorithm=algorithm)
                 timing = time_loop(reduce, args, comm)
                 chosen = last[0].algorithm
-                valid = expected is None or np.array_equal(last[0].to_dense(), expected)
+                valid = expected is None or np.array_equal(to_numpy(xp, last[0].to_dense()), expected)
                 report.note(f"size {nbytes} B, density {density:g}: {algorithm}"
                             + (f" (chose {chosen})" if algorithm == "auto" else ""))
                 report.row(n * 4, timing, (baseline[0], baseline[0] / timing[0], 100 * density), valid,
