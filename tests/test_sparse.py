@@ -57,6 +57,22 @@ def test_sparse_allreduce_on_subcommunicators(cases):
         assert_identical_digests([r for r in results if r["color"] == color])
 
 
+@pytest.mark.parametrize("nprocs", [3, 5])
+def test_auto_when_ranks_would_choose_differently(nprocs):
+    """auto gets each rank ready for what its own entry count would choose;
+    where the densest rank makes the choice differ, the ranks that guessed
+    wrong get ready after the agreement, and the result is still exact."""
+    densities = [[0.6, 0.0005, 0.03], [0.0005, 0.03, 0.6], [0.03, 0.0005], [0.2, 0.001, 0.001]]
+    cases = [{"dtype": dtype, "index_dtype": "int32", "size": 1 << 16, "density": d, "seed": 17,
+              "mode": mode, "algorithms": ["auto"]}
+             for d in densities for dtype in ("float32", "int64") for mode in ("blocking", "nonblocking")]
+    results = run_mpi(nprocs, "sparse", {"cases": cases})
+    assert_identical_digests(results)
+    choices = [tuple(choice) for r in results for choice in r["auto_choices"]]
+    assert any(own != chosen for own, chosen in choices), f"no rank guessed wrong: {set(choices)}"
+    assert any(own == chosen for own, chosen in choices)
+
+
 @pytest.mark.parametrize("algorithm", ["recursive_doubling", "split_allgather", "dsar", "allgather", "dense"])
 def test_concurrent_calls_on_two_communicators(algorithm):
     cases = [{"dtype": "float32", "index_dtype": "int32", "size": 777, "density": d, "seed": 3,

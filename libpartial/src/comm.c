@@ -139,28 +139,32 @@ int lp_comm_next_tag_base(lp_comm_t comm)
 static int64_t negate_clamped(int64_t value) { return value == INT64_MIN ? INT64_MAX : -value; }
 
 lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams,
-                              int64_t *maximum)
+                              int64_t *maxima, int nmaxima)
 {
     LP_TRY(lp_check_comm(comm));
     if (nparams < 0 || nparams > LP_AGREE_MAX_PARAMS || (nparams > 0 && params == NULL)) {
         local = lp_fail(LP_ERR_INVALID_ARGUMENT, "lp_comm_agree: %d parameters", nparams);
         nparams = 0;
     }
+    if (nmaxima < 0 || nmaxima > LP_AGREE_MAX_MAXIMA || (nmaxima > 0 && maxima == NULL)) {
+        local = lp_fail(LP_ERR_INVALID_ARGUMENT, "lp_comm_agree_max: %d maxima", nmaxima);
+        nmaxima = 0;
+    }
     /* One MPI_MAX reduction carries everything: the worst result code, the
-     * lowest failing rank (as -rank), the free maximum, and each
+     * lowest failing rank (as -rank), the free maxima, and each
      * parameter's max and -min. */
-    enum { HEADER = 3 };
+    enum { HEADER = 2 + LP_AGREE_MAX_MAXIMA };
     int64_t v[HEADER + 2 * LP_AGREE_MAX_PARAMS] = {0};
     v[0] = (int64_t)local;
     v[1] = local != LP_SUCCESS ? -(int64_t)comm->rank : INT64_MIN;
-    v[2] = maximum != NULL ? *maximum : 0;
+    for (int i = 0; i < nmaxima; i++) v[2 + i] = maxima[i];
     for (int i = 0; i < nparams; i++) {
         v[HEADER + 2 * i] = params[i];
         v[HEADER + 2 * i + 1] = negate_clamped(params[i]);
     }
     LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, v, HEADER + 2 * LP_AGREE_MAX_PARAMS, MPI_INT64_T,
                              MPI_MAX, comm->comm));
-    if (maximum != NULL) *maximum = v[2];
+    for (int i = 0; i < nmaxima; i++) maxima[i] = v[2 + i];
     if (v[0] != LP_SUCCESS) {
         int failed_rank = (int)-v[1];
         lp_result_t agreed = (lp_result_t)v[0];
@@ -180,7 +184,7 @@ lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *
 
 lp_result_t lp_comm_agree(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams)
 {
-    return lp_comm_agree_max(comm, local, params, nparams, NULL);
+    return lp_comm_agree_max(comm, local, params, nparams, NULL, 0);
 }
 
 void lp_get_version(int *major, int *minor, int *patch)

@@ -52,10 +52,11 @@ struct lp_comm_s {
  * communicator: each call owns LP_TAGS_PER_OP consecutive tags. */
 #define LP_TAGS_PER_OP 16
 int lp_comm_next_tag_base(lp_comm_t comm);
-/* lp_comm_agree that also replaces *maximum with its maximum over the ranks
- * (free to differ), in the same single reduction. */
+/* lp_comm_agree that also replaces each of maxima[0..nmaxima) with its
+ * maximum over the ranks (free to differ), in the same single reduction. */
+#define LP_AGREE_MAX_MAXIMA 4
 lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams,
-                              int64_t *maximum);
+                              int64_t *maxima, int nmaxima);
 lp_result_t lp_check_comm(lp_comm_t comm);
 
 /* ---- request.c ---- */

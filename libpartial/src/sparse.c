@@ -53,6 +53,19 @@ static lp_result_t check_call(lp_sparse_algorithm_t algorithm, double density_th
     return LP_SUCCESS;
 }
 
+/* auto knows its algorithm only after the agreement, from the densest
+ * rank's entry count. Each rank gets ready beforehand for what its own count
+ * would choose (sorted input for a sparse algorithm, the dense vector for
+ * dense and dsar), so that when every rank guessed right, which is the
+ * common case, nothing can fail after the agreement and it is the only one. */
+static lp_result_t get_ready_for(struct lp_sparse_op *op, lp_sparse_algorithm_t algorithm, int sorted,
+                                 const void *indices, lp_datatype_t index_type, const void *values, int64_t nnz)
+{
+    if (needs_dense_buffer(algorithm)) LP_TRY(lp_sparse_op_reserve_dense(op));
+    if (sorted && algorithm != LP_SPARSE_DENSE) return LP_SUCCESS;
+    return lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz);
+}
+
 /* Validates (and, for the sparse algorithms, normalizes) locally, agrees
  * across ranks, chooses the algorithm, and starts the operation (its first
  * exchange is posted). */
@@ -66,41 +79,47 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     struct lp_sparse_op *op = NULL;
     struct lp_sparse_vec local;
     memset(&local, 0, sizeof local);
-    /* dense and auto read the input only once the algorithm is known: dense
-     * adds it into its dense vector as it comes, with no sort. */
-    const int input_deferred = algorithm == LP_SPARSE_AUTO || algorithm == LP_SPARSE_DENSE;
     lp_result_t rc = check_call(algorithm, density_threshold, result);
+    lp_sparse_algorithm_t prepared = algorithm;
+    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO)
+        prepared = lp_sparse_select_algorithm(size, nnz, comm->size, datatype, density_threshold);
+    /* dense reads the input only once it has its dense vector, and adds it
+     * as it comes, with no sort. */
+    const int sorted = prepared != LP_SPARSE_DENSE;
     if (rc == LP_SUCCESS)
-        rc = input_deferred ? lp_sparse_check_input(indices, index_type, values, datatype, nnz, size)
-                            : lp_sparse_normalize(indices, index_type, values, datatype, nnz, size, &local);
+        rc = sorted ? lp_sparse_normalize(indices, index_type, values, datatype, nnz, size, &local)
+                    : lp_sparse_check_input(indices, index_type, values, datatype, nnz, size);
     if (rc == LP_SUCCESS)
         rc = lp_sparse_op_create(comm, algorithm, datatype, size, density_threshold, &local, &op);
-    if (rc == LP_SUCCESS && needs_dense_buffer(algorithm)) rc = lp_sparse_op_reserve_dense(op);
+    const int reserves_dense = needs_dense_buffer(prepared);
+    if (rc == LP_SUCCESS && reserves_dense) rc = lp_sparse_op_reserve_dense(op);
     lp_sparse_vec_free(&local);
+    struct lp_sparse_result_s *made = NULL;
+    if (rc == LP_SUCCESS && (made = calloc(1, sizeof *made)) == NULL)
+        rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");
 
     int64_t threshold_bits = 0;
     memcpy(&threshold_bits, &density_threshold, sizeof threshold_bits);
     const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm, threshold_bits};
-    /* auto chooses from the densest rank's entry count, the same on every rank. */
-    int64_t densest = nnz;
-    rc = lp_comm_agree_max(comm, rc, params, 5, &densest);
+    enum { DENSEST, ANY_UNSORTED, ANY_WITHOUT_DENSE };
+    int64_t maxima[] = {nnz, !sorted, !reserves_dense};
+    rc = lp_comm_agree_max(comm, rc, params, 5, maxima, 3);
     if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) {
-        algorithm = lp_sparse_select_algorithm(size, densest, comm->size, datatype, density_threshold);
-        lp_result_t loaded = needs_dense_buffer(algorithm) ? lp_sparse_op_reserve_dense(op) : LP_SUCCESS;
-        if (loaded == LP_SUCCESS) loaded = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz);
+        algorithm = lp_sparse_select_algorithm(size, maxima[DENSEST], comm->size, datatype, density_threshold);
+        const int everyone_ready = (algorithm == LP_SPARSE_DENSE || !maxima[ANY_UNSORTED]) &&
+                                   (!needs_dense_buffer(algorithm) || !maxima[ANY_WITHOUT_DENSE]);
+        lp_result_t loaded = get_ready_for(op, algorithm, sorted, indices, index_type, values, nnz);
         /* A rank that cannot hold its part must not leave the others in the exchange. */
-        rc = lp_comm_agree(comm, loaded, NULL, 0);
-    } else if (rc == LP_SUCCESS && input_deferred) {
-        rc = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz); /* dense: cannot fail */
-    }
-    if (rc == LP_SUCCESS) {
-        *result = calloc(1, sizeof **result);
-        if (*result == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");
+        if (!everyone_ready) rc = lp_comm_agree(comm, loaded, NULL, 0);
+    } else if (rc == LP_SUCCESS && algorithm == LP_SPARSE_DENSE) {
+        rc = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz); /* cannot fail */
     }
     if (rc != LP_SUCCESS) {
         lp_sparse_op_destroy(op);
+        free(made);
         return rc;
     }
+    *result = made;
     (*result)->algorithm = algorithm;
     (*result)->datatype = datatype;
     (*result)->size = size;

@@ -602,6 +602,7 @@ lp_result_t lp_sparse_op_load_input(struct lp_sparse_op *op, lp_sparse_algorithm
         return lp_sparse_normalize(indices, index_type, values, op->datatype, count, op->size, &op->local);
     }
     /* No sort: the dense form takes the input as it comes. */
+    lp_sparse_vec_free(&op->local);
     memset(op->dense, 0, (size_t)(op->size * op->value_bytes));
     lp_sparse_add_input(indices, index_type, values, op->datatype, count, op->dense);
     return LP_SUCCESS;

@@ -11,19 +11,23 @@ import partial4py
 from _worker import digest, main, report, run_cases
 
 ALGORITHMS = ["recursive_doubling", "split_allgather", "dsar", "allgather", "dense", "auto"]
+AUTO_CHOICES = []  # per auto call: [what this rank's own count would choose, what auto chose]
 
 
 def sparse_input(case, rank):
     """Unsorted, with repeats: nnz draws of indices in [0, size)."""
     rng = np.random.default_rng([case["seed"], rank])
     size, dtype = case["size"], np.dtype(case["dtype"])
-    if case["density"] == "one":
+    density = case["density"]
+    if isinstance(density, list):  # one density per rank, cycled
+        density = density[rank % len(density)]
+    if density == "one":
         nnz = 1
     else:
         # Ranks differ in how many entries they hold; up to 1.5 x size, so
         # that the densest cases cover every index and repeat some.
-        nnz = int(round(case["density"] * size * rng.uniform(0.5, 1.5)))
-    if case["density"] != "one" and case["density"] >= 1.0:
+        nnz = int(round(density * size * rng.uniform(0.5, 1.5)))
+    if density != "one" and density >= 1.0:
         indices = np.concatenate([rng.permutation(size), rng.integers(0, size, nnz - size if nnz > size else 0)])
     else:
         indices = rng.integers(0, size, nnz)
@@ -83,6 +87,10 @@ def run_case(case, comm):
         else:
             result = partial4py.sparse_allreduce(indices, values, case["size"], comm=comm, algorithm=algorithm)
         check_result(result, case, expected, algorithm)
+        if algorithm == "auto":
+            # What this rank's own entry count alone would have chosen, beside the choice.
+            own = partial4py.sparse.select_algorithm(case["size"], indices.size, nprocs, case["dtype"])
+            AUTO_CHOICES.append([own, result.algorithm])
         # The arrays are views of the C result's memory: they must outlive
         # the result object.
         dense, result_indices = result.to_dense(), result.indices
@@ -119,7 +127,7 @@ def body(args):
     if args.get("concurrent"):
         report(digests=concurrent_on_two_comms(args["cases"], world), color=world.Get_rank() % 2)
         return
-    run_cases(args, run_case)
+    run_cases(args, run_case, auto_choices=AUTO_CHOICES)
 
 
 main(body)
