@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 MUNGE_SOCKET = Path("/run/munge/munge.socket.2")
+MUNGE_PID_FILE = MUNGE_SOCKET.parent / "p4p-munged.pid"
 
 
 class SlurmUnavailable(RuntimeError):
@@ -82,7 +83,7 @@ class LocalSlurm:
                 daemon.wait()
         self._daemons.clear()
         if self._started_munge:
-            pid_file = self.dir / "munged.pid"
+            pid_file = MUNGE_PID_FILE
             if pid_file.exists():
                 try:
                     os.kill(int(pid_file.read_text().strip()), 15)
@@ -103,7 +104,9 @@ class LocalSlurm:
             raise SlurmUnavailable("no /etc/munge/munge.key")
         MUNGE_SOCKET.parent.mkdir(parents=True, exist_ok=True)
         shutil.chown(MUNGE_SOCKET.parent, "munge", "munge")
-        _run(["runuser", "-u", "munge", "--", "munged", "--pid-file", str(self.dir / "munged.pid")])
+        # The pid file goes beside the socket: munged runs as munge, which
+        # cannot enter the test's own directory (pytest makes it 0700).
+        _run(["runuser", "-u", "munge", "--", "munged", "--pid-file", str(MUNGE_PID_FILE)])
         self._started_munge = True
         deadline = time.time() + 15
         while not _munge_works():

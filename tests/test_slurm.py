@@ -24,6 +24,9 @@ def cluster(tmp_path_factory):
         slurm.start()
     except SlurmUnavailable as exc:
         slurm.stop()
+        # CI installs Slurm: there, a cluster that does not start is a failure, not a skip.
+        if os.environ.get("P4P_REQUIRE_SLURM") == "1":
+            pytest.fail(f"P4P_REQUIRE_SLURM=1, but Slurm did not start: {exc}")
         pytest.skip(f"no Slurm: {exc}")
     yield slurm
     slurm.stop()
