@@ -104,15 +104,15 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     enum { DENSEST, ANY_UNSORTED, ANY_WITHOUT_DENSE };
     int64_t maxima[] = {nnz, !sorted, !reserves_dense};
     rc = lp_comm_agree_max(comm, rc, params, 5, maxima, 3);
-    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) {
-        algorithm = lp_sparse_select_algorithm(size, maxima[DENSEST], comm->size, datatype, density_threshold);
+    if (rc == LP_SUCCESS) {
+        if (algorithm == LP_SPARSE_AUTO)
+            algorithm = lp_sparse_select_algorithm(size, maxima[DENSEST], comm->size, datatype, density_threshold);
+        /* Always so for an explicit algorithm: every rank prepared for it. */
         const int everyone_ready = (algorithm == LP_SPARSE_DENSE || !maxima[ANY_UNSORTED]) &&
                                    (!needs_dense_buffer(algorithm) || !maxima[ANY_WITHOUT_DENSE]);
-        lp_result_t loaded = get_ready_for(op, algorithm, sorted, indices, index_type, values, nnz);
+        rc = get_ready_for(op, algorithm, sorted, indices, index_type, values, nnz); /* cannot fail if ready */
         /* A rank that cannot hold its part must not leave the others in the exchange. */
-        if (!everyone_ready) rc = lp_comm_agree(comm, loaded, NULL, 0);
-    } else if (rc == LP_SUCCESS && algorithm == LP_SPARSE_DENSE) {
-        rc = lp_sparse_op_load_input(op, algorithm, indices, index_type, values, nnz); /* cannot fail */
+        if (!everyone_ready) rc = lp_comm_agree(comm, rc, NULL, 0);
     }
     if (rc != LP_SUCCESS) {
         lp_sparse_op_destroy(op);

@@ -4,12 +4,11 @@ import numpy as np
 
 from . import _gpu_dense
 from ._binding import check, ffi, lib
-from ._buffers import (as_array, datatype_of, input_pointer, op_code, output_pointer,
-                       require_contiguous, require_writable)
+from ._buffers import (as_array, datatype_of, input_pointer, op_code, output_pointer, require_contiguous,
+                       require_matching, require_writable)
 from ._comm import agree_on, lib_comm
 from ._gpu import is_device_array
 from ._request import Request
-from .errors import DatatypeError, InvalidArgumentError
 
 
 def _prepare(sendbuf, recvbuf, op):
@@ -20,11 +19,7 @@ def _prepare(sendbuf, recvbuf, op):
         recv = np.empty_like(send)
     else:
         recv = as_array(recvbuf, "recvbuf")
-        # require_matching()'s checks, inline: a call costs more than they do at 8 bytes.
-        if recv.dtype != send.dtype:
-            raise DatatypeError(f"recvbuf has dtype {recv.dtype}, sendbuf {send.dtype}")
-        if recv.size != send.size:
-            raise InvalidArgumentError(f"recvbuf has {recv.size} elements, sendbuf {send.size}")
+        require_matching(recv, send)
         require_contiguous(recv, "recvbuf")
         require_writable(recv, "recvbuf")
     return send, recv, datatype, op_code(op)

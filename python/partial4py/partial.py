@@ -131,16 +131,23 @@ class PartialAllreduce:
             require_writable(array, name)
         return array
 
-    def _prepare(self, sendbuf, recvbuf):
-        """Checks the buffers; a bad one fails the object on every rank."""
+    def _checked(self, check_buffers):
+        """(handle, check_buffers()); a bad buffer fails the object on every
+        rank, through the protocol, before the exception is raised here."""
         handle = self._live_handle()
         try:
-            send = self._check_buffer(sendbuf, "sendbuf", False)
-            recv = (np.empty(self.count, self.dtype) if recvbuf is None
-                    else self._check_buffer(recvbuf, "recvbuf", True))
+            return handle, check_buffers()
         except Exception as exc:
             lib.lp_partial_report_error(handle, code_of(exc))
             raise
+
+    def _host_recv(self, recvbuf):
+        return np.empty(self.count, self.dtype) if recvbuf is None else self._check_buffer(recvbuf, "recvbuf", True)
+
+    def _prepare(self, sendbuf, recvbuf):
+        """Checks the host buffers of a call: (handle, send, recv)."""
+        handle, (send, recv) = self._checked(
+            lambda: (self._check_buffer(sendbuf, "sendbuf", False), self._host_recv(recvbuf)))
         return handle, send, recv
 
     def _staged(self, sendbuf, recvbuf):
@@ -159,12 +166,7 @@ class PartialAllreduce:
                 self._check_layout(recv, "recvbuf")
             return StagedReduction(send, stream, recv, recv_stream)
 
-        handle = self._live_handle()
-        try:
-            return handle, prepare()
-        except Exception as exc:  # as in _prepare: the object fails on every rank
-            lib.lp_partial_report_error(handle, code_of(exc))
-            raise
+        return self._checked(prepare)
 
     def allreduce(self, sendbuf, recvbuf=None):
         """Contributes ``sendbuf`` to this rank's next round and returns that
@@ -208,13 +210,7 @@ class PartialAllreduce:
             handle, staged = self._staged(None, recvbuf)
             run_or_release(staged, lib.lp_partial_flush, handle, staged.recv_pointer, info)
             return PartialInfo(info, staged.result())
-        handle = self._live_handle()
-        try:
-            recv = (np.empty(self.count, self.dtype) if recvbuf is None
-                    else self._check_buffer(recvbuf, "recvbuf", True))
-        except Exception as exc:
-            lib.lp_partial_report_error(handle, code_of(exc))
-            raise
+        handle, recv = self._checked(lambda: self._host_recv(recvbuf))
         check(lib.lp_partial_flush(handle, output_pointer(recv), info))
         return PartialInfo(info, recv)
 
