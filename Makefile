@@ -17,6 +17,9 @@ ifeq ($(MPI),openmpi)
   export OMPI_ALLOW_RUN_AS_ROOT = 1
   export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM = 1
   export OMPI_MCA_rmaps_base_oversubscribe = 1
+  # Single-host runs talk over loopback only, launcher (oob) and TCP BTL alike.
+  export OMPI_MCA_oob_tcp_if_include ?= lo
+  export OMPI_MCA_btl_tcp_if_include ?= lo
 else ifeq ($(MPI),mpich)
   MPICC ?= $(firstword $(shell command -v mpicc.mpich) mpicc.mpich)
   MPIEXEC ?= $(firstword $(shell command -v mpiexec.mpich) mpiexec.mpich)

@@ -13,8 +13,11 @@ import pytest
 
 from mpi_harness import mpiexec_command
 
-OPEN_MPI_TCP = {"OMPI_MCA_btl": "self,tcp"}
-MPICH_TCP = {"MPIR_CVAR_NOLOCAL": "1", "UCX_TLS": "tcp,self"}
+# Pinned to the loopback device: a single-host test never opens connections
+# on the machine's other addresses.
+OPEN_MPI_TCP = {"OMPI_MCA_btl": "self,tcp", "OMPI_MCA_btl_tcp_if_include": "lo",
+                "OMPI_MCA_oob_tcp_if_include": "lo"}
+MPICH_TCP = {"MPIR_CVAR_NOLOCAL": "1", "UCX_TLS": "tcp,self", "UCX_NET_DEVICES": "lo"}
 TCP = "tcp"  # resolved per MPI by environment_of()
 
 

@@ -56,3 +56,23 @@ def test_large_vectors_in_segments():
     for result in results:
         for outcome in result["outcomes"]:
             np.testing.assert_array_equal(np.array(outcome["total"]), expected_total(3, 40, tail=3000))
+
+
+@pytest.mark.parametrize("nprocs", [3, 5])
+def test_rounds_that_consume_nothing(nprocs):
+    """Several outstanding start()s of a rank can all go into one round, so a
+    later round may sum nothing: contributions 0, fresh 0, and the result is
+    the identity of the op. Nothing is lost, and every rank agrees."""
+    calls = 10
+    results = run_mpi(nprocs, "partial_empty_rounds", {"calls": calls, "max_staleness": 2}, timeout=120)
+    every_call = sum(1 + r * calls + c for r in range(nprocs) for c in range(calls))
+    for result in results:
+        assert result["rounds"] == results[0]["rounds"]
+        assert result["total"] == [every_call] * 16
+        summed = sum(r["contributions"] for r in result["rounds"]) + result["flush_contributions"]
+        assert summed == nprocs * calls
+        for r in result["rounds"]:
+            assert r["quorum_met"]
+            assert (r["contributions"] == 0) == r["zero"], r
+            if r["contributions"] == 0:
+                assert r["fresh"] == 0, r

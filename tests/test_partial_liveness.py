@@ -32,3 +32,12 @@ def test_a_call_that_cannot_complete_times_out(mode, env):
 def test_exit_without_close_neither_hangs_nor_crashes(nprocs):
     results = run_mpi(nprocs, "partial_exit", timeout=60)
     assert all(r["done"] for r in results)
+
+
+@pytest.mark.parametrize("nprocs", [2, 3])
+def test_a_huge_timeout_means_no_deadline(nprocs):
+    timeouts = ["1e18", "1e19", "1e300", "inf"]
+    results = run_mpi(nprocs, "partial_huge_timeout", {"timeouts": timeouts, "rounds": 6}, timeout=120)
+    for result in results:
+        for case, outcome in result["outcomes"].items():
+            assert outcome["raised"] is None, (result["rank"], case, outcome)

@@ -14,7 +14,8 @@ from slurm_cluster import LocalSlurm, SlurmUnavailable
 ROOT = Path(__file__).resolve().parent.parent
 SLURM = ROOT / "slurm"
 OPEN_MPI_AS_ROOT = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-                    "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+                    "OMPI_MCA_rmaps_base_oversubscribe": "1",
+                    "OMPI_MCA_oob_tcp_if_include": "lo", "OMPI_MCA_btl_tcp_if_include": "lo"}
 
 
 @pytest.fixture(scope="module")

@@ -231,7 +231,8 @@ typedef struct lp_partial_s *lp_partial_t;
 /* The metadata of one round, identical on every rank. */
 typedef struct {
     int64_t round;         /* round number; the flush round has its own number */
-    int64_t contributions; /* calls whose buffers were summed into this result */
+    int64_t contributions; /* calls whose buffers were summed into this result; 0 when
+                              nothing was pending (the result is the op's identity) */
     int64_t fresh;         /* ranks whose own call for this round is among them */
     int64_t quorum_met;    /* 0 only for rounds a flush forced before their quorum */
     int64_t late;          /* this rank only: 1 if its call came after the round fired */

@@ -203,7 +203,8 @@ struct lp_partial_waiter {
     /* A blocking call's buffers stay valid until it returns, so the thread
      * may read its contribution and write its result in place rather than
      * through copies. While lent > 0 the reduction in flight uses them and
-     * the call must not return. */
+     * the call must not return; so only a call without a deadline lends,
+     * since a round whose peer is gone would keep it forever. */
     int lendable;
     int lent;
     lp_partial_info_t *info; /* may be NULL */
@@ -231,6 +232,7 @@ struct lp_partial_reduction {
     int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
     int step;                /* 0 .. size-2 within a phase */
     int64_t nrequests;       /* data requests of the step in flight */
+    int64_t nreceives;       /* the first nreceives of them are receives */
     MPI_Request *requests;   /* per chunk of a block: a receive and a send */
     MPI_Request meta_request;
     int64_t meta_in[2], meta_out[2];
@@ -269,6 +271,7 @@ struct lp_partial_s {
     int local_error_sent;
     int abandon;             /* local teardown: MPI is finalizing or close gave up */
     int64_t live_requests;   /* requests not yet released: they keep the memory alive */
+    int mpi_holds_memory;    /* an abandoned request may still touch the object's memory */
     int destroyed;
 
     int64_t snapshot_through;     /* last round whose snapshot was taken */

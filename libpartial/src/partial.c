@@ -86,10 +86,14 @@ struct deadline {
     struct timespec at; /* CLOCK_MONOTONIC, the clock of the condition variables */
 };
 
+/* Longer than any job runs; past it the tv_sec arithmetic could overflow
+ * time_t, so a larger timeout means no deadline at all. */
+#define LONGEST_DEADLINE_SECONDS 1e9
+
 static struct deadline deadline_after(double seconds)
 {
     struct deadline deadline = {0};
-    if (!(seconds > 0) || isinf(seconds)) return deadline;
+    if (!(seconds > 0) || !(seconds < LONGEST_DEADLINE_SECONDS)) return deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline.at);
     double whole = floor(seconds);
     deadline.at.tv_sec += (time_t)whole;
@@ -126,7 +130,9 @@ static lp_result_t init_sync(lp_partial_t partial)
 
 static void free_object(lp_partial_t partial)
 {
-    if (partial == NULL) return;
+    /* Memory that an abandoned request may still write is never given
+     * back: a leak on a failure path, rather than a corruption. */
+    if (partial == NULL || partial->mpi_holds_memory) return;
     lp_partial_free_buffers(partial);
     free(partial->coordinator_calls);
     pthread_mutex_destroy(&partial->lock);
@@ -307,7 +313,8 @@ static lp_result_t begin_call(lp_partial_t partial, const void *sendbuf, void *r
     *waiter = (struct lp_partial_waiter){
         .owner = partial, .round = partial->calls, .sendbuf = sendbuf, .recvbuf = recvbuf, .info = info,
         .late = partial->calls <= partial->snapshot_through,
-        .lendable = blocking && partial->count > 0 && partial->calls > partial->completed_through};
+        .lendable = blocking && !deadline->set && partial->count > 0 &&
+                    partial->calls > partial->completed_through};
     if (rc == LP_SUCCESS) rc = lp_partial_merge_pending(partial, waiter);
     if (rc != LP_SUCCESS) {
         pthread_mutex_unlock(&partial->lock);
@@ -339,14 +346,12 @@ static lp_result_t waiter_result(lp_partial_t partial, const struct lp_partial_w
 static lp_result_t await_round(lp_partial_t partial, struct lp_partial_waiter *waiter,
                                const struct deadline *deadline)
 {
-    const struct deadline none = {0};
     pthread_mutex_lock(&partial->lock);
     lp_result_t rc = LP_SUCCESS;
     while ((!waiter->done || waiter->lent) && rc == LP_SUCCESS) {
-        /* A reduction using this call's buffers belongs to a round that has
-         * fired, which every rank's thread completes: it is waited for past
-         * the deadline, since MPI may still read or write the buffers. */
-        if (!wait_for_change(partial, waiter->lent ? &none : deadline) && !waiter->done) {
+        /* Only a call without a deadline lends its buffers, so a lent call
+         * never times out while MPI may still read or write them. */
+        if (!wait_for_change(partial, deadline) && !waiter->done) {
             lp_partial_remove_waiter(partial, waiter);
             rc = lp_fail(LP_ERR_TIMEOUT, "%s did not complete within %g s (quorum %d of %d ranks); "
                          "its contribution stays pending",

@@ -247,6 +247,7 @@ static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, c
     const int64_t chunk = lp_max_mpi_count();
     const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
     reduction->nrequests = 0;
+    reduction->nreceives = chunks_of(in_length);
     for (int64_t offset = 0; offset < in_length; offset += chunk) {
         int n = (int)(in_length - offset < chunk ? in_length - offset : chunk);
         LP_TRY_MPI(MPI_Irecv((char *)in + offset * partial->width, n, type, left, REDUCE_TAG, partial->comm,
@@ -391,13 +392,15 @@ static lp_result_t advance_reduction(lp_partial_t partial, int *active)
 
 /* ---- the thread ---- */
 
+/* An object that gave up leaves at once, even with a round in flight: that
+ * round may wait on a peer that is gone, and the thread must not spin on it. */
 static int finished(lp_partial_t partial)
 {
     pthread_mutex_lock(&partial->lock);
-    int done = partial->abandon ||
-               (partial->finish_announced && partial->snapshot_through >= partial->fired_through);
+    const int abandoned = partial->abandon;
+    const int drained = partial->finish_announced && partial->snapshot_through >= partial->fired_through;
     pthread_mutex_unlock(&partial->lock);
-    return done && partial->reduction.round < 0;
+    return abandoned || (drained && partial->reduction.round < 0);
 }
 
 static lp_result_t step(lp_partial_t partial, int *active)
@@ -421,31 +424,66 @@ static void idle(lp_partial_t partial, long microseconds)
     pthread_mutex_unlock(&partial->lock);
 }
 
+/* How long an abandoned receive may take to confirm its cancellation. */
+#define CANCEL_GRACE_US 100000.0
+
+static double now_us(void);
+
+/* Ends a request whose peer may be gone. A receive is cancelled, which MPI
+ * completes locally unless the message is already arriving; a send cannot
+ * be taken back. Returns 1 when MPI may still touch the request's buffer,
+ * which then has to outlive the object. */
+static int abandon_request(MPI_Request *request, int is_receive)
+{
+    if (*request == MPI_REQUEST_NULL) return 0;
+    if (is_receive) MPI_Cancel(request);
+    int done = 0;
+    const double until_us = now_us() + (is_receive ? CANCEL_GRACE_US : 0);
+    for (;;) {
+        if (MPI_Test(request, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS || done || now_us() >= until_us) break;
+        sched_yield();
+    }
+    if (done) return 0;
+    MPI_Request_free(request);
+    return 1;
+}
+
 /* Completes or releases every MPI request the thread still owns. */
 static void shut_down(lp_partial_t partial, int abandoning)
 {
-    if (partial->control_request != MPI_REQUEST_NULL) {
-        MPI_Cancel(&partial->control_request);
-        MPI_Wait(&partial->control_request, MPI_STATUS_IGNORE);
-    }
-    if (abandoning) {
-        /* Peers may be gone: a send is released to finish on its own, and a
-         * reduction in flight is left to MPI_Comm_free's deferred cleanup.
-         * Buffers lent to it go back to their calls, which can only be
-         * running on another thread, racing with close or MPI_Finalize. */
-        while (partial->sends != NULL) {
-            struct lp_partial_send *send = partial->sends;
-            partial->sends = send->next;
-            MPI_Request_free(&send->request);
-            free(send);
+    if (!abandoning) {
+        if (partial->control_request != MPI_REQUEST_NULL) {
+            MPI_Cancel(&partial->control_request);
+            MPI_Wait(&partial->control_request, MPI_STATUS_IGNORE);
         }
-        pthread_mutex_lock(&partial->lock);
-        lp_partial_return_lent(partial, &partial->reduction);
-        pthread_mutex_unlock(&partial->lock);
-        free_reduction(&partial->reduction);
-    } else {
         reap_sends(partial, 1);
+        return;
     }
+    /* Peers may be gone. Buffers lent to a reduction go back to their
+     * calls, which can only be running on another thread, racing with
+     * close or MPI_Finalize. */
+    int held = abandon_request(&partial->control_request, 1);
+    while (partial->sends != NULL) {
+        struct lp_partial_send *send = partial->sends;
+        partial->sends = send->next;
+        if (abandon_request(&send->request, 0)) held = 1; /* its message stays allocated */
+        else free(send);
+    }
+    struct lp_partial_reduction *reduction = &partial->reduction;
+    if (reduction->round >= 0) {
+        for (int64_t i = 0; i < reduction->nrequests; i++)
+            held |= abandon_request(&reduction->requests[i], i < reduction->nreceives);
+        /* A nonblocking collective can be neither cancelled nor freed. */
+        int done = 1;
+        if (reduction->meta_request != MPI_REQUEST_NULL)
+            MPI_Test(&reduction->meta_request, &done, MPI_STATUS_IGNORE);
+        held |= !done;
+    }
+    pthread_mutex_lock(&partial->lock);
+    lp_partial_return_lent(partial, reduction);
+    partial->mpi_holds_memory |= held;
+    pthread_mutex_unlock(&partial->lock);
+    free_reduction(reduction);
 }
 
 static int is_busy(lp_partial_t partial)

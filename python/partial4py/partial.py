@@ -22,7 +22,10 @@ class PartialInfo:
     """The metadata of one round, identical on every rank (except ``late``).
 
     ``round``: the round number. ``contributions``: how many calls' buffers
-    were summed into the result (divide a summed gradient by this).
+    were summed into the result (divide a summed gradient by this); it is 0
+    when the round found nothing pending, which can happen with several
+    ``start()`` calls outstanding or in rounds a flush forced, and the
+    result is then the op's identity.
     ``fresh``: how many ranks' own call for this round is among them.
     ``quorum_met``: False only for rounds a flush forced. ``late``: this
     rank's call came after its round fired, so its buffer was carried into a
