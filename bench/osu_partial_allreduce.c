@@ -12,7 +12,10 @@
  * With -c, conservation is checked: the sum of every round's result plus
  * the final flush equals the sum of every contribution made. With -d cuda
  * each call copies its contribution from the device and its result back
- * (libpartial works on host memory); -c also reads the last result back. */
+ * (libpartial works on host memory); -c also reads the last result back.
+ * -T is the object's timeout (default 60 s, 0 for none): only an object
+ * without one lends a blocking call's buffers to the reduction, so -T 0
+ * measures that path and the default the copying one. */
 #define _POSIX_C_SOURCE 200809L
 #include "osu.h"
 #include "osu_buffer.h"
@@ -27,6 +30,7 @@ struct partial_options {
     lp_partial_mode_t mode;
     int quorum, max_staleness;
     double compute_us, extra_us;
+    double timeout_s;      /* -T: every wait's timeout, 0 for none */
     int random_stragglers; /* K for random:K, or 0 */
     int fixed_straggler;   /* R for fixed:R, or -1 */
     uint64_t seed;
@@ -57,6 +61,7 @@ static int accept_option(int option, const char *argument, void *context)
         return -1;
     case 'S': o->seed = strtoull(argument, NULL, 10); return 0;
     case 'w': o->max_staleness = atoi(argument); return 0;
+    case 'T': o->timeout_s = atof(argument); return o->timeout_s >= 0 ? 0 : -1;
     default: return -1;
     }
 }
@@ -123,10 +128,10 @@ static void run_round(void *context)
 int main(int argc, char **argv)
 {
     struct partial_options partial = {.mode = LP_PARTIAL_SOLO, .max_staleness = -1, .random_stragglers = 1,
-                                      .fixed_straggler = -1, .seed = 1};
-    struct osu_extra extra = {"M:t:e:I:S:w:",
+                                      .fixed_straggler = -1, .seed = 1, .timeout_s = 60};
+    struct osu_extra extra = {"M:t:e:I:S:w:T:",
                               " [-M solo|majority|sync|K] [-t compute_us] [-e extra_us] [-I random:K|fixed:R]"
-                              " [-S seed] [-w max_staleness]",
+                              " [-S seed] [-w max_staleness] [-T timeout_s (0: none)]",
                               accept_option, &partial};
     struct osu_options options;
     struct osu_context context;
@@ -162,7 +167,7 @@ int main(int argc, char **argv)
         osu_buffer_from_host(&send, sizeof(int64_t) * (size_t)count);
         lp_partial_t object;
         if (lp_partial_create(count, LP_INT64, LP_SUM, partial.mode, partial.quorum, partial.max_staleness,
-                              60.0, comm, &object) != LP_SUCCESS) {
+                              partial.timeout_s, comm, &object) != LP_SUCCESS) {
             if (rank == 0) fprintf(stderr, "lp_partial_create: %s\n", lp_get_last_error());
             break;
         }
