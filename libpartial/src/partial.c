@@ -128,11 +128,22 @@ static lp_result_t init_sync(lp_partial_t partial)
     return rc == 0 ? LP_SUCCESS : lp_fail(LP_ERR_INTERNAL, "cannot create the partial allreduce's locks");
 }
 
+/* Objects whose abandoned requests MPI may still write into. They are
+ * never freed, a leak on a failure path rather than a corruption, and stay
+ * listed so that the memory is still reachable rather than lost. */
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct lp_partial_s *kept_for_mpi = NULL;
+
 static void free_object(lp_partial_t partial)
 {
-    /* Memory that an abandoned request may still write is never given
-     * back: a leak on a failure path, rather than a corruption. */
-    if (partial == NULL || partial->mpi_holds_memory) return;
+    if (partial == NULL) return;
+    if (partial->mpi_holds_memory) {
+        pthread_mutex_lock(&kept_lock);
+        partial->registry_next = kept_for_mpi;
+        kept_for_mpi = partial;
+        pthread_mutex_unlock(&kept_lock);
+        return;
+    }
     lp_partial_free_buffers(partial);
     free(partial->coordinator_calls);
     pthread_mutex_destroy(&partial->lock);
