@@ -1,5 +1,6 @@
-"""The sparse `auto` regret table: every algorithm and `auto` over the SPEC
-grid (N x density) at this run's P, and auto's ratio to the best."""
+"""The sparse `auto` regret table: every algorithm and `auto` over the grid
+N in {2^16, 2^20, 2^24} x density in {0.1, 1, 10, 50}% at this run's P, with
+auto's ratio to the best algorithm in each cell (docs/performance.md)."""
 import copy
 import time
 

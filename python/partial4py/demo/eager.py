@@ -136,17 +136,25 @@ def plot(results, path):
 
 
 def run(args, comm=MPI.COMM_WORLD):
-    results = [train(mode, args, comm) for mode in args.modes.split(",")]
-    if comm.Get_rank() != 0:
+    """Trains once per mode; rank 0 prints each mode's row as soon as that
+    mode has finished. sync, the baseline of the speedup column, runs first."""
+    modes = args.modes.split(",")
+    modes.sort(key=lambda mode: mode != "sync")
+    rank0 = comm.Get_rank() == 0
+    if rank0:
+        print(f"# eager-SGD demo: {comm.Get_size()} ranks, {args.epochs} epochs, compute {args.compute_ms:g} "
+              f"ms/step, {args.stragglers} straggler(s) per step +{args.extra_ms:g} ms")
+        print(f"{'mode':<10}{'wall(s)':>9}{'steps/s':>9}{'speedup':>9}{'accuracy':>10}{'staleness':>11}", flush=True)
+    results = []
+    for mode in modes:
+        r = train(mode, args, comm)
+        results.append(r)
+        if rank0:
+            sync_wall = results[0]["wall_s"] if results[0]["mode"] == "sync" else float("nan")
+            print(f"{r['mode']:<10}{r['wall_s']:>9.2f}{r['steps_per_s']:>9.1f}{sync_wall / r['wall_s']:>8.2f}x"
+                  f"{100 * r['accuracy']:>9.2f}%{r['staleness']:>11.2f}", flush=True)
+    if not rank0:
         return results
-    sync = next((r for r in results if r["mode"] == "sync"), None)
-    print(f"# eager-SGD demo: {comm.Get_size()} ranks, {args.epochs} epochs, compute {args.compute_ms:g} ms/step, "
-          f"{args.stragglers} straggler(s) per step +{args.extra_ms:g} ms")
-    print(f"{'mode':<10}{'wall(s)':>9}{'steps/s':>9}{'speedup':>9}{'accuracy':>10}{'staleness':>11}")
-    for r in results:
-        speedup = sync["wall_s"] / r["wall_s"] if sync else float("nan")
-        print(f"{r['mode']:<10}{r['wall_s']:>9.2f}{r['steps_per_s']:>9.1f}{speedup:>8.2f}x"
-              f"{100 * r['accuracy']:>9.2f}%{r['staleness']:>11.2f}")
     if not all(r["replicas_identical"] for r in results):
         print("WARNING: model replicas differ between ranks")
     if args.plot:
