@@ -29,7 +29,8 @@ int lp_op_is_valid(lp_op_t op);
 MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype);
 MPI_Op lp_mpi_op(lp_op_t op);
 /* Largest element count handed to one MPI call: INT_MAX, or smaller when
- * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths). */
+ * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths), as it was
+ * at the first call that needed it. */
 int64_t lp_max_mpi_count(void);
 /* Validates (datatype, op) for a reduction; LP_SUCCESS or a failure. */
 lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
