@@ -103,6 +103,10 @@ lp_result_t lp_comm_create(MPI_Comm comm, lp_comm_t *out);
 lp_result_t lp_comm_destroy(lp_comm_t comm);
 lp_result_t lp_comm_rank(lp_comm_t comm, int *rank);
 lp_result_t lp_comm_size(lp_comm_t comm, int *size);
+/* Library communicators created in this process and not yet destroyed: a
+ * leak check (partial4py destroys its own when the mpi4py communicator is
+ * freed). */
+int64_t lp_comm_live_count(void);
 
 /* Collective error agreement. Each rank passes its local result and up to
  * LP_AGREE_MAX_PARAMS values that must be equal on every rank. Returns the

@@ -7,6 +7,7 @@
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lp_comm_s *registry_head = NULL;
+static int64_t registry_count = 0;
 static int finalize_keyval = MPI_KEYVAL_INVALID;
 
 static void release_mpi_resources(struct lp_comm_s *comm)
@@ -42,6 +43,7 @@ static void registry_add(struct lp_comm_s *comm)
     comm->next = registry_head;
     if (registry_head) registry_head->prev = comm;
     registry_head = comm;
+    registry_count++;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -51,7 +53,16 @@ static void registry_remove(struct lp_comm_s *comm)
     if (comm->prev) comm->prev->next = comm->next;
     else registry_head = comm->next;
     if (comm->next) comm->next->prev = comm->prev;
+    registry_count--;
     pthread_mutex_unlock(&registry_lock);
+}
+
+int64_t lp_comm_live_count(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    const int64_t count = registry_count;
+    pthread_mutex_unlock(&registry_lock);
+    return count;
 }
 
 lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)

@@ -11,8 +11,10 @@ int main(int argc, char **argv)
         CHECK(strlen(lp_result_string((lp_result_t)code)) > 0);
     CHECK(strcmp(lp_result_string((lp_result_t)999), "unknown result code") == 0);
 
+    const int64_t live = lp_comm_live_count();
     lp_comm_t comm;
     CHECK_OK(lp_comm_create(MPI_COMM_WORLD, &comm));
+    CHECK(lp_comm_live_count() == live + 1);
     int rank, size;
     CHECK_OK(lp_comm_rank(comm, &rank));
     CHECK_OK(lp_comm_size(comm, &size));
@@ -49,6 +51,7 @@ int main(int argc, char **argv)
     CHECK(total == size);
 
     CHECK_OK(lp_comm_destroy(comm));
+    CHECK(lp_comm_live_count() == live);
     MPI_Finalize();
     return 0;
 }
