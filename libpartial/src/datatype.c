@@ -13,6 +13,10 @@ int lp_datatype_is_valid(lp_datatype_t datatype)
 
 int lp_op_is_valid(lp_op_t op) { return (int)op >= 0 && op < LP_NUM_OPS; }
 
+const char *const lp_datatype_names[LP_NUM_DATATYPES] = {
+    [LP_INT32] = "int32", [LP_INT64] = "int64", [LP_FLOAT32] = "float32", [LP_FLOAT64] = "float64"};
+const char *const lp_op_names[LP_NUM_OPS] = {[LP_SUM] = "sum", [LP_PROD] = "prod", [LP_MIN] = "min", [LP_MAX] = "max"};
+
 int64_t lp_datatype_size(lp_datatype_t datatype)
 {
     switch (datatype) {

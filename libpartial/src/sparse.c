@@ -98,12 +98,20 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     if (rc == LP_SUCCESS && (made = calloc(1, sizeof *made)) == NULL)
         rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");
 
-    int64_t threshold_bits = 0;
-    memcpy(&threshold_bits, &density_threshold, sizeof threshold_bits);
-    const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm, threshold_bits};
+    static const struct lp_param described[] = {
+        LP_PARAM_INT("size"),
+        LP_PARAM_NAMED("value dtype", lp_datatype_names),
+        LP_PARAM_NAMED("index dtype", lp_datatype_names),
+        LP_PARAM_NAMED("algorithm", algorithm_names),
+        LP_PARAM_REAL("density_threshold"),
+    };
+    /* -0.0 passes the check and means the default, as 0.0 does: the same bits for both. */
+    const double threshold = density_threshold == 0 ? 0.0 : density_threshold;
+    const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm,
+                              lp_double_bits(threshold)};
     enum { DENSEST, ANY_UNSORTED, ANY_WITHOUT_DENSE };
     int64_t maxima[] = {nnz, !sorted, !reserves_dense};
-    rc = lp_comm_agree_max(comm, rc, params, 5, maxima, 3);
+    rc = lp_comm_agree_max(comm, rc, params, described, 5, maxima, 3);
     if (rc == LP_SUCCESS) {
         if (algorithm == LP_SPARSE_AUTO)
             algorithm = lp_sparse_select_algorithm(size, maxima[DENSEST], comm->size, datatype, density_threshold);
