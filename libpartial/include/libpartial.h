@@ -103,6 +103,10 @@ lp_result_t lp_comm_create(MPI_Comm comm, lp_comm_t *out);
 lp_result_t lp_comm_destroy(lp_comm_t comm);
 lp_result_t lp_comm_rank(lp_comm_t comm, int *rank);
 lp_result_t lp_comm_size(lp_comm_t comm, int *size);
+/* Library communicators created in this process and not yet destroyed: a
+ * leak check (partial4py destroys its own when the mpi4py communicator is
+ * freed). */
+int64_t lp_comm_live_count(void);
 
 /* Collective error agreement. Each rank passes its local result and up to
  * LP_AGREE_MAX_PARAMS values that must be equal on every rank. Returns the
@@ -138,7 +142,10 @@ lp_result_t lp_iallreduce(const void *sendbuf, void *recvbuf, int64_t count,
 
 /* How the sum is computed; every algorithm gives the same result, bit for
  * bit on every rank. LP_SPARSE_AUTO picks one with an alpha-beta cost model
- * (constants from the JSON file named by LP_SPARSE_COST_MODEL, if set). */
+ * (constants from the JSON file named by LP_SPARSE_COST_MODEL, if set). The
+ * model is agreed like the other arguments: auto fails with LP_ERR_MISMATCH
+ * where ranks' models differ, and with LP_ERR_INVALID_ARGUMENT on every rank
+ * where some rank's file cannot be read or parsed. */
 typedef enum {
     LP_SPARSE_AUTO = 0,
     LP_SPARSE_RECURSIVE_DOUBLING = 1, /* pairwise exchanges; extra ranks folded in and out */
@@ -190,7 +197,9 @@ lp_result_t lp_sparse_result_to_dense(lp_sparse_result_t result, void *dense);
 void lp_sparse_result_free(lp_sparse_result_t result);
 
 /* The cost model: predicted seconds of an algorithm for nnz entries per
- * rank (the densest rank) on nprocs ranks, and the algorithm auto picks. */
+ * rank (the densest rank) on nprocs ranks, and the algorithm auto picks.
+ * Where LP_SPARSE_COST_MODEL's file cannot be used they return NaN and
+ * LP_SPARSE_AUTO, and lp_get_last_error() says why. */
 double lp_sparse_predict_seconds(lp_sparse_algorithm_t algorithm, int64_t size, int64_t nnz, int nprocs,
                                  lp_datatype_t datatype, double density_threshold);
 lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int nprocs,
@@ -198,7 +207,11 @@ lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int 
 /* The model's constants: seconds per message (alpha), per byte sent (beta),
  * per sparse entry sorted or merged (gamma) and per dense byte touched
  * (delta). They start as the built-in defaults, or as LP_SPARSE_COST_MODEL's
- * file says. Set them before auto calls run on other threads. */
+ * file says: a JSON object giving some of them, each a finite number >= 0
+ * (the others keep their defaults). Getting them fails with
+ * LP_ERR_INVALID_ARGUMENT when that file cannot be read or is not such an
+ * object; setting them replaces the file, and its failure. Set them before
+ * auto calls run on other threads, and to the same values on every rank. */
 lp_result_t lp_sparse_get_cost_model(double *alpha, double *beta, double *gamma, double *delta);
 lp_result_t lp_sparse_set_cost_model(double alpha, double beta, double gamma, double delta);
 /* Times this machine's local work, for the calibration command: seconds per

@@ -3,10 +3,13 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lp_comm_s *registry_head = NULL;
+static int64_t registry_count = 0;
 static int finalize_keyval = MPI_KEYVAL_INVALID;
 
 static void release_mpi_resources(struct lp_comm_s *comm)
@@ -42,6 +45,7 @@ static void registry_add(struct lp_comm_s *comm)
     comm->next = registry_head;
     if (registry_head) registry_head->prev = comm;
     registry_head = comm;
+    registry_count++;
     pthread_mutex_unlock(&registry_lock);
 }
 
@@ -51,7 +55,16 @@ static void registry_remove(struct lp_comm_s *comm)
     if (comm->prev) comm->prev->next = comm->next;
     else registry_head = comm->next;
     if (comm->next) comm->next->prev = comm->prev;
+    registry_count--;
     pthread_mutex_unlock(&registry_lock);
+}
+
+int64_t lp_comm_live_count(void)
+{
+    pthread_mutex_lock(&registry_lock);
+    const int64_t count = registry_count;
+    pthread_mutex_unlock(&registry_lock);
+    return count;
 }
 
 lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)
@@ -136,13 +149,53 @@ int lp_comm_next_tag_base(lp_comm_t comm)
     return base;
 }
 
-static int64_t negate_clamped(int64_t value) { return value == INT64_MIN ? INT64_MAX : -value; }
+/* The shortest decimal that reads back as the same double. */
+static void format_double(char *out, size_t size, double value)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(out, size, "%.*g", digits, value);
+        if (strtod(out, NULL) == value) return;
+    }
+}
 
-lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams,
-                              int64_t *maxima, int nmaxima)
+static void format_value(char *out, size_t size, const struct lp_param *param, int64_t value)
+{
+    if (param != NULL && param->kind == LP_PARAM_DOUBLE) {
+        double real;
+        memcpy(&real, &value, sizeof real);
+        format_double(out, size, real);
+    } else if (param != NULL && param->kind == LP_PARAM_ENUM && value >= 0 && value < param->nnames &&
+               param->names[value] != NULL) {
+        snprintf(out, size, "%s", param->names[value]);
+    } else {
+        snprintf(out, size, "%lld", (long long)value);
+    }
+}
+
+/* Every rank knows that parameter index differs, and its extremes: one more
+ * reduction, on this error path only, finds the lowest rank holding each. */
+static lp_result_t explain_mismatch(lp_comm_t comm, const struct lp_param *param, int index, int64_t mine,
+                                    int64_t min, int64_t max)
+{
+    char label[32], low[64], high[64];
+    snprintf(label, sizeof label, "argument %d", index);
+    const char *name = param != NULL ? param->name : label;
+    const char *hint = param != NULL && param->hint != NULL ? param->hint : NULL;
+    format_value(low, sizeof low, param, min);
+    format_value(high, sizeof high, param, max);
+    int64_t holders[2] = {mine == min ? comm->rank : comm->size, mine == max ? comm->rank : comm->size};
+    if (MPI_Allreduce(MPI_IN_PLACE, holders, 2, MPI_INT64_T, MPI_MIN, comm->comm) != MPI_SUCCESS)
+        return lp_fail(LP_ERR_MISMATCH, "%s differs across ranks: %s on some, %s on others%s%s", name, low, high,
+                       hint ? "; " : "", hint ? hint : "");
+    return lp_fail(LP_ERR_MISMATCH, "%s differs across ranks: %s on rank %lld, %s on rank %lld%s%s", name, low,
+                   (long long)holders[0], high, (long long)holders[1], hint ? "; " : "", hint ? hint : "");
+}
+
+lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params,
+                              const struct lp_param *described, int nparams, int64_t *maxima, int nmaxima)
 {
     LP_TRY(lp_check_comm(comm));
-    if (nparams < 0 || nparams > LP_AGREE_MAX_PARAMS || (nparams > 0 && params == NULL)) {
+    if (nparams < 0 || nparams > LP_AGREE_SLOTS || (nparams > 0 && params == NULL)) {
         local = lp_fail(LP_ERR_INVALID_ARGUMENT, "lp_comm_agree: %d parameters", nparams);
         nparams = 0;
     }
@@ -152,18 +205,18 @@ lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *
     }
     /* One MPI_MAX reduction carries everything: the worst result code, the
      * lowest failing rank (as -rank), the free maxima, and each
-     * parameter's max and -min. */
+     * parameter's max and, as ~value (which reverses the order with no
+     * overflow, unlike -value at INT64_MIN), its min. */
     enum { HEADER = 2 + LP_AGREE_MAX_MAXIMA };
-    int64_t v[HEADER + 2 * LP_AGREE_MAX_PARAMS] = {0};
+    int64_t v[HEADER + 2 * LP_AGREE_SLOTS] = {0};
     v[0] = (int64_t)local;
     v[1] = local != LP_SUCCESS ? -(int64_t)comm->rank : INT64_MIN;
     for (int i = 0; i < nmaxima; i++) v[2 + i] = maxima[i];
     for (int i = 0; i < nparams; i++) {
         v[HEADER + 2 * i] = params[i];
-        v[HEADER + 2 * i + 1] = negate_clamped(params[i]);
+        v[HEADER + 2 * i + 1] = ~params[i];
     }
-    LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, v, HEADER + 2 * LP_AGREE_MAX_PARAMS, MPI_INT64_T,
-                             MPI_MAX, comm->comm));
+    LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, v, HEADER + 2 * LP_AGREE_SLOTS, MPI_INT64_T, MPI_MAX, comm->comm));
     for (int i = 0; i < nmaxima; i++) maxima[i] = v[2 + i];
     if (v[0] != LP_SUCCESS) {
         int failed_rank = (int)-v[1];
@@ -174,17 +227,21 @@ lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *
         return agreed;
     }
     for (int i = 0; i < nparams; i++) {
-        int64_t max = v[HEADER + 2 * i], min = negate_clamped(v[HEADER + 2 * i + 1]);
+        int64_t max = v[HEADER + 2 * i], min = ~v[HEADER + 2 * i + 1];
         if (max != min)
-            return lp_fail(LP_ERR_MISMATCH, "argument %d differs across ranks: %lld on some, %lld on others",
-                           i, (long long)min, (long long)max);
+            return explain_mismatch(comm, described != NULL ? &described[i] : NULL, i, params[i], min, max);
     }
     return LP_SUCCESS;
 }
 
 lp_result_t lp_comm_agree(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams)
 {
-    return lp_comm_agree_max(comm, local, params, nparams, NULL, 0);
+    if (nparams > LP_AGREE_MAX_PARAMS) {
+        local = lp_fail(LP_ERR_INVALID_ARGUMENT, "lp_comm_agree: %d parameters (at most %d)", nparams,
+                        LP_AGREE_MAX_PARAMS);
+        nparams = 0;
+    }
+    return lp_comm_agree_max(comm, local, params, NULL, nparams, NULL, 0);
 }
 
 void lp_get_version(int *major, int *minor, int *patch)

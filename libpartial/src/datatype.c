@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 int lp_datatype_is_valid(lp_datatype_t datatype)
@@ -11,6 +12,10 @@ int lp_datatype_is_valid(lp_datatype_t datatype)
 }
 
 int lp_op_is_valid(lp_op_t op) { return (int)op >= 0 && op < LP_NUM_OPS; }
+
+const char *const lp_datatype_names[LP_NUM_DATATYPES] = {
+    [LP_INT32] = "int32", [LP_INT64] = "int64", [LP_FLOAT32] = "float32", [LP_FLOAT64] = "float64"};
+const char *const lp_op_names[LP_NUM_OPS] = {[LP_SUM] = "sum", [LP_PROD] = "prod", [LP_MIN] = "min", [LP_MAX] = "max"};
 
 int64_t lp_datatype_size(lp_datatype_t datatype)
 {
@@ -45,14 +50,23 @@ MPI_Op lp_mpi_op(lp_op_t op)
     }
 }
 
-int64_t lp_max_mpi_count(void)
+static int64_t max_mpi_count = INT_MAX;
+static pthread_once_t max_mpi_count_once = PTHREAD_ONCE_INIT;
+
+static void read_max_mpi_count(void)
 {
     const char *text = getenv("LP_MAX_MPI_COUNT");
-    if (text != NULL) {
-        long long value = atoll(text);
-        if (value > 0 && value < INT_MAX) return value;
-    }
-    return INT_MAX;
+    if (text == NULL) return;
+    long long value = atoll(text);
+    if (value > 0 && value < INT_MAX) max_mpi_count = value;
+}
+
+/* Read once: every chunked call asks, and getenv may race with a setenv on
+ * another thread. */
+int64_t lp_max_mpi_count(void)
+{
+    pthread_once(&max_mpi_count_once, read_max_mpi_count);
+    return max_mpi_count;
 }
 
 lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,

@@ -10,8 +10,10 @@ static lp_result_t agree_on_dense_args(const void *sendbuf, const void *recvbuf,
 {
     LP_TRY(lp_check_comm(comm));
     lp_result_t local = lp_check_reduction_args(sendbuf, recvbuf, count, datatype, op);
+    static const struct lp_param described[] = {LP_PARAM_INT("count"), LP_PARAM_NAMED("dtype", lp_datatype_names),
+                                                LP_PARAM_NAMED("op", lp_op_names)};
     const int64_t params[] = {count, (int64_t)datatype, (int64_t)op};
-    return lp_comm_agree(comm, local, params, 3);
+    return lp_comm_agree_max(comm, local, params, described, 3, NULL, 0);
 }
 
 static int64_t chunk_count(int64_t count, int64_t chunk)

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* ---- error.c ---- */
 
@@ -26,10 +27,14 @@ lp_result_t lp_check_mpi(int mpi_rc, const char *what);
 
 int lp_datatype_is_valid(lp_datatype_t datatype);
 int lp_op_is_valid(lp_op_t op);
+/* NumPy's names ("float32"), and "sum", "prod", "min", "max": for messages. */
+extern const char *const lp_datatype_names[LP_NUM_DATATYPES];
+extern const char *const lp_op_names[LP_NUM_OPS];
 MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype);
 MPI_Op lp_mpi_op(lp_op_t op);
 /* Largest element count handed to one MPI call: INT_MAX, or smaller when
- * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths). */
+ * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths), as it was
+ * at the first call that needed it. */
 int64_t lp_max_mpi_count(void);
 /* Validates (datatype, op) for a reduction; LP_SUCCESS or a failure. */
 lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
@@ -52,11 +57,44 @@ struct lp_comm_s {
  * communicator: each call owns LP_TAGS_PER_OP consecutive tags. */
 #define LP_TAGS_PER_OP 16
 int lp_comm_next_tag_base(lp_comm_t comm);
-/* lp_comm_agree that also replaces each of maxima[0..nmaxima) with its
- * maximum over the ranks (free to differ), in the same single reduction. */
+/* How a mismatch message names an agreed parameter and writes its values. */
+enum lp_param_kind {
+    LP_PARAM_INTEGER,
+    LP_PARAM_DOUBLE, /* the bits of a double (lp_double_bits) */
+    LP_PARAM_ENUM,   /* value v is written names[v] */
+};
+struct lp_param {
+    const char *name;
+    enum lp_param_kind kind;
+    const char *const *names; /* LP_PARAM_ENUM: nnames of them */
+    int nnames;
+    const char *hint;         /* appended to its mismatch message, or NULL */
+};
+#define LP_PARAM_INT(label) {.name = (label), .kind = LP_PARAM_INTEGER}
+#define LP_PARAM_REAL(label) {.name = (label), .kind = LP_PARAM_DOUBLE}
+#define LP_PARAM_NAMED(label, table) \
+    {.name = (label), .kind = LP_PARAM_ENUM, .names = (table), .nnames = (int)(sizeof(table) / sizeof *(table))}
+
+static inline int64_t lp_double_bits(double value)
+{
+    int64_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    return bits;
+}
+
+/* Every agreement reduces this many parameters, whatever it passes, so that
+ * a rank that fails early (lp_comm_agree with none) matches its peers'
+ * reduction. More than the public LP_AGREE_MAX_PARAMS: auto agrees on its
+ * cost model too. */
+#define LP_AGREE_SLOTS 12
+/* lp_comm_agree with up to LP_AGREE_SLOTS parameters, described by
+ * described[0..nparams) (NULL: "argument i", an integer), which also
+ * replaces each of maxima[0..nmaxima) with its maximum over the ranks (free
+ * to differ), in the same single reduction. Only a mismatch costs a second
+ * one, to find which ranks hold the values its message shows. */
 #define LP_AGREE_MAX_MAXIMA 4
-lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params, int nparams,
-                              int64_t *maxima, int nmaxima);
+lp_result_t lp_comm_agree_max(lp_comm_t comm, lp_result_t local, const int64_t *params,
+                              const struct lp_param *described, int nparams, int64_t *maxima, int nmaxima);
 lp_result_t lp_check_comm(lp_comm_t comm);
 
 /* ---- request.c ---- */
@@ -162,9 +200,24 @@ struct lp_sparse_problem {
     int value_bytes;
     double density_threshold;
 };
+/* alpha: seconds per message; beta: per byte sent; gamma: per sparse entry
+ * sorted, merged or copied; delta: per dense byte touched locally (zeroing,
+ * scatter, scan, reduction). */
+struct lp_sparse_cost_model {
+    double alpha, beta, gamma, delta;
+};
+/* The model auto uses: the defaults, LP_SPARSE_COST_MODEL's file (read
+ * once) or what lp_sparse_set_cost_model set. LP_ERR_INVALID_ARGUMENT when
+ * that file cannot be read or is not a cost model. */
+lp_result_t lp_sparse_cost_model(struct lp_sparse_cost_model *model);
 double lp_sparse_default_density_threshold(int64_t size, lp_datatype_t datatype);
-double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *problem);
-lp_sparse_algorithm_t lp_sparse_choose(const struct lp_sparse_problem *problem);
+double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *problem,
+                                  const struct lp_sparse_cost_model *model);
+lp_sparse_algorithm_t lp_sparse_choose(const struct lp_sparse_problem *problem,
+                                       const struct lp_sparse_cost_model *model);
+/* lp_sparse_select_algorithm under the given model. */
+lp_sparse_algorithm_t lp_sparse_select_with(const struct lp_sparse_cost_model *model, int64_t size, int64_t nnz,
+                                            int nprocs, lp_datatype_t datatype, double density_threshold);
 
 /* sparse_algorithms.c: one sparse allreduce in flight, as a state machine
  * that posts nonblocking point-to-point exchanges and reduces between them. */

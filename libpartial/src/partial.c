@@ -219,15 +219,12 @@ static lp_result_t check_create_args(int64_t count, lp_datatype_t datatype, lp_o
     return LP_SUCCESS;
 }
 
-static lp_result_t explain_create_mismatch(lp_result_t rc)
-{
-    if (rc != LP_ERR_MISMATCH) return rc;
-    char detail[512];
-    strncpy(detail, lp_get_last_error(), sizeof detail - 1);
-    detail[sizeof detail - 1] = '\0';
-    return lp_fail(rc, "lp_partial_create: %s (arguments: 0 count, 1 datatype, 2 op, 3 mode, 4 quorum, "
-                   "5 max_staleness)", detail);
-}
+static const char *const mode_names[LP_PARTIAL_NUM_MODES] = {
+    [LP_PARTIAL_SOLO] = "solo", [LP_PARTIAL_MAJORITY] = "majority", [LP_PARTIAL_SYNC] = "sync",
+    [LP_PARTIAL_QUORUM] = "quorum"};
+static const struct lp_param create_params[] = {
+    LP_PARAM_INT("count"), LP_PARAM_NAMED("dtype", lp_datatype_names), LP_PARAM_NAMED("op", lp_op_names),
+    LP_PARAM_NAMED("mode", mode_names), LP_PARAM_INT("quorum"), LP_PARAM_INT("max_staleness")};
 
 lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
                               int quorum, int max_staleness, double timeout_seconds, lp_comm_t comm,
@@ -242,7 +239,7 @@ lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op,
     if (local == LP_SUCCESS)
         local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, comm, &partial);
     const int64_t params[] = {count, (int64_t)datatype, (int64_t)op, (int64_t)mode, resolved, staleness};
-    lp_result_t rc = explain_create_mismatch(lp_comm_agree(comm, local, params, 6));
+    lp_result_t rc = lp_comm_agree_max(comm, local, params, create_params, 6, NULL, 0);
     if (rc != LP_SUCCESS) {
         free_object(partial);
         return rc;

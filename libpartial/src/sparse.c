@@ -80,9 +80,15 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     struct lp_sparse_vec local;
     memset(&local, 0, sizeof local);
     lp_result_t rc = check_call(algorithm, density_threshold, result);
+    /* auto's model is agreed with the other arguments: every rank that gets
+     * past the agreement chooses from the same count with the same
+     * constants, so they cannot run different algorithms. An explicit
+     * algorithm does not read the model (zeros). */
+    struct lp_sparse_cost_model model = {0, 0, 0, 0};
+    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) rc = lp_sparse_cost_model(&model);
     lp_sparse_algorithm_t prepared = algorithm;
     if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO)
-        prepared = lp_sparse_select_algorithm(size, nnz, comm->size, datatype, density_threshold);
+        prepared = lp_sparse_select_with(&model, size, nnz, comm->size, datatype, density_threshold);
     /* dense reads the input only once it has its dense vector, and adds it
      * as it comes, with no sort. */
     const int sorted = prepared != LP_SPARSE_DENSE;
@@ -98,15 +104,31 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
     if (rc == LP_SUCCESS && (made = calloc(1, sizeof *made)) == NULL)
         rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a sparse result");
 
-    int64_t threshold_bits = 0;
-    memcpy(&threshold_bits, &density_threshold, sizeof threshold_bits);
-    const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm, threshold_bits};
+    static const char same_model[] = "auto needs the same cost model on every rank: the same "
+                                     "LP_SPARSE_COST_MODEL file, or the same constants given to "
+                                     "lp_sparse_set_cost_model";
+    static const struct lp_param described[] = {
+        LP_PARAM_INT("size"),
+        LP_PARAM_NAMED("value dtype", lp_datatype_names),
+        LP_PARAM_NAMED("index dtype", lp_datatype_names),
+        LP_PARAM_NAMED("algorithm", algorithm_names),
+        LP_PARAM_REAL("density_threshold"),
+        {.name = "cost model alpha", .kind = LP_PARAM_DOUBLE, .hint = same_model},
+        {.name = "cost model beta", .kind = LP_PARAM_DOUBLE, .hint = same_model},
+        {.name = "cost model gamma", .kind = LP_PARAM_DOUBLE, .hint = same_model},
+        {.name = "cost model delta", .kind = LP_PARAM_DOUBLE, .hint = same_model},
+    };
+    /* -0.0 passes the check and means the default, as 0.0 does: the same bits for both. */
+    const double threshold = density_threshold == 0 ? 0.0 : density_threshold;
+    const int64_t params[] = {size, (int64_t)datatype, (int64_t)index_type, (int64_t)algorithm,
+                              lp_double_bits(threshold), lp_double_bits(model.alpha), lp_double_bits(model.beta),
+                              lp_double_bits(model.gamma), lp_double_bits(model.delta)};
     enum { DENSEST, ANY_UNSORTED, ANY_WITHOUT_DENSE };
     int64_t maxima[] = {nnz, !sorted, !reserves_dense};
-    rc = lp_comm_agree_max(comm, rc, params, 5, maxima, 3);
+    rc = lp_comm_agree_max(comm, rc, params, described, 9, maxima, 3);
     if (rc == LP_SUCCESS) {
         if (algorithm == LP_SPARSE_AUTO)
-            algorithm = lp_sparse_select_algorithm(size, maxima[DENSEST], comm->size, datatype, density_threshold);
+            algorithm = lp_sparse_select_with(&model, size, maxima[DENSEST], comm->size, datatype, density_threshold);
         /* Always so for an explicit algorithm: every rank prepared for it. */
         const int everyone_ready = (algorithm == LP_SPARSE_DENSE || !maxima[ANY_UNSORTED]) &&
                                    (!needs_dense_buffer(algorithm) || !maxima[ANY_WITHOUT_DENSE]);

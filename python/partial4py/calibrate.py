@@ -7,7 +7,9 @@ alpha (seconds per message) and beta (seconds per byte) come from a
 ping-pong between ranks 0 and 1; gamma (seconds per sparse entry merged)
 and delta (seconds per dense byte touched) from timing the library's own
 kernels. The library reads the file named by LP_SPARSE_COST_MODEL when the
-first 'auto' call needs the model.
+first 'auto' call needs the model. Every rank must read the same one: auto
+agrees on the model, and raises on every rank where a rank's file differs,
+is missing or is malformed (docs/sparse.md).
 
     python -m partial4py.calibrate --fit regret_p2.json regret_p4.json -o sparse_cost.json
 

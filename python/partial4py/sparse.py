@@ -1,5 +1,6 @@
 """Sparse allreduce (SparCML style): the sum over ranks of sparse vectors
 given as (indices, values), exact and bit-identical on every rank."""
+import math
 import operator
 
 import numpy as np
@@ -168,13 +169,21 @@ def isparse_allreduce(indices, values, size, comm=None, algorithm="auto", densit
 
 
 def predict_seconds(algorithm, size, nnz, nprocs, dtype="float32", density_threshold=None):
-    """The cost model's prediction for one call (nnz: the densest rank's count)."""
+    """The cost model's prediction for one call (nnz: the densest rank's count).
+    Raises InvalidArgumentError when LP_SPARSE_COST_MODEL's file is unusable."""
     datatype = datatype_of(np.empty(0, dtype), "dtype")
-    return lib.lp_sparse_predict_seconds(ALGORITHMS[algorithm], size, nnz, nprocs, datatype,
-                                         density_threshold or 0.0)
+    seconds = lib.lp_sparse_predict_seconds(ALGORITHMS[algorithm], size, nnz, nprocs, datatype,
+                                            density_threshold or 0.0)
+    if math.isnan(seconds):  # the model could not be read; the detail says why
+        check(lib.LP_ERR_INVALID_ARGUMENT)
+    return seconds
 
 
 def select_algorithm(size, nnz, nprocs, dtype="float32", density_threshold=None):
-    """The algorithm that 'auto' picks for these parameters."""
+    """The algorithm that 'auto' picks for these parameters on this rank.
+    Raises InvalidArgumentError when LP_SPARSE_COST_MODEL's file is unusable."""
     datatype = datatype_of(np.empty(0, dtype), "dtype")
-    return _ALGORITHM_NAMES[lib.lp_sparse_select_algorithm(size, nnz, nprocs, datatype, density_threshold or 0.0)]
+    chosen = lib.lp_sparse_select_algorithm(size, nnz, nprocs, datatype, density_threshold or 0.0)
+    if chosen == lib.LP_SPARSE_AUTO:  # the model could not be read; the detail says why
+        check(lib.LP_ERR_INVALID_ARGUMENT)
+    return _ALGORITHM_NAMES[chosen]
