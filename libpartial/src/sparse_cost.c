@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Defaults fitted on the SPEC grid (N 2^16..2^24, density 0.1..50%, P 2 and 4) on a
+/* Defaults fitted on the target grid of docs/performance.md (N 2^16..2^24, density 0.1..50%, P 2 and 4) on a
  * shared-memory node (Open MPI 4.1, x86-64, ranks oversubscribed), choosing among the
  * constant sets with the least worst-cell regret the one nearest to what
  * `python -m partial4py.calibrate` measures locally (gamma 6.6e-9, delta 1.1e-10).
