@@ -20,7 +20,10 @@ def recovering_launcher():
     if "Open MPI" in version or "OpenRTE" in version:
         return mpiexec_command() + ["--enable-recovery"]
     if "HYDRA" in version:
-        return mpiexec_command() + ["-disable-auto-cleanup"]
+        # Measured with MPICH 4.0.2: the proxy loses the killed rank's PMI
+        # connection and ends the whole job within 2 s, -disable-auto-cleanup
+        # or not, so there are no survivors to check.
+        pytest.skip("MPICH's hydra ends the whole job when a rank is killed, even with -disable-auto-cleanup")
     pytest.skip("no known way to keep this MPI's job alive after a rank is killed")
 
 
