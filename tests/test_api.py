@@ -55,10 +55,55 @@ def test_accepts_mpi4py_ops_and_buffer_protocol():
     assert out.tolist() == [0, 1, 2, 3]
 
 
-@pytest.mark.parametrize("comm, exc", [("world", TypeError), (MPI.COMM_NULL, ValueError)])
+@pytest.mark.parametrize("comm, exc", [("world", partial4py.DatatypeError), (7, partial4py.DatatypeError),
+                                       (MPI.COMM_NULL, partial4py.InvalidArgumentError)])
 def test_rejects_what_is_not_a_communicator(comm, exc):
     with pytest.raises(exc):
         partial4py.allreduce(np.zeros(2), comm=comm)
+
+
+def test_a_freed_communicator_is_rejected():
+    comm = MPI.COMM_SELF.Dup()
+    partial4py.allreduce(np.ones(3), comm=comm)
+    comm.Free()
+    with pytest.raises(partial4py.InvalidArgumentError):
+        partial4py.allreduce(np.ones(3), comm=comm)
+
+
+@pytest.mark.parametrize("value", [True, 2.0, "3", None, 2**31, -1])
+def test_integer_arguments_are_integers_in_range(value):
+    from partial4py._arguments import INT32_MAX, integer
+    with pytest.raises(partial4py.InvalidArgumentError):
+        integer(value, "x", 0, INT32_MAX)
+
+
+def test_integer_arguments_accept_numpy_integers():
+    from partial4py._arguments import INT64_MAX, integer
+    assert integer(np.uint64(2**63 - 1), "x", 0, INT64_MAX) == 2**63 - 1
+
+
+@pytest.mark.parametrize("value", ["0.5", b"1", True, None, [1.0], 10**400])
+def test_real_arguments_are_numbers(value):
+    from partial4py._arguments import real
+    with pytest.raises(partial4py.InvalidArgumentError):
+        real(value, "x")
+
+
+@pytest.mark.parametrize("exc, cls", [(TypeError("t"), partial4py.DatatypeError),
+                                      (ValueError("v"), partial4py.InvalidArgumentError),
+                                      (OverflowError("o"), partial4py.InvalidArgumentError),
+                                      (KeyError("k"), partial4py.InternalError)])
+def test_a_builtin_exception_becomes_the_library_class_of_its_code(exc, cls):
+    error = errors.library_error(exc)
+    assert type(error) is cls and error.__cause__ is exc
+    assert errors.library_error(error) is error
+
+
+def test_bad_values_raise_the_library_class():  # every rank's agreement: test_bad_input.py
+    with pytest.raises(partial4py.InvalidArgumentError):
+        partial4py.sparse_allreduce(np.array([1]), np.ones(1), 4, comm=MPI.COMM_SELF, density_threshold="x")
+    with pytest.raises(partial4py.InvalidArgumentError):
+        partial4py.PartialAllreduce(4, comm=MPI.COMM_SELF, max_staleness=2**40)
 
 
 def test_freed_communicator_releases_its_duplicate():

@@ -23,6 +23,17 @@ def datatype_of(array, name="buffer"):
         raise DatatypeError(f"{name} has dtype {array.dtype}; supported: {supported}") from None
 
 
+def supported_dtype(dtype, name="dtype", supported=DATATYPES):
+    """np.dtype(dtype), if it is among supported (by default the ones the collectives reduce)."""
+    try:
+        dt = np.dtype(dtype)
+    except Exception:  # TypeError for an unknown name, ValueError or others for odd specs
+        raise DatatypeError(f"{name} {dtype!r} is not a NumPy dtype") from None
+    if dt not in supported:
+        raise DatatypeError(f"{name} {dt} is not supported; supported: {', '.join(str(d) for d in supported)}")
+    return dt
+
+
 def op_code(op):
     """Accepts 'sum', 'prod', 'min', 'max' or the matching mpi4py ``MPI.Op``."""
     if not isinstance(op, str):
@@ -47,10 +58,17 @@ def as_array(obj, name):
         raise DatatypeError(f"{name} is a GPU array but an earlier buffer argument is on the host; "
                             "pass all buffers of a call on the GPU or all on the host")
     try:
-        return np.asarray(memoryview(obj))
+        view = memoryview(obj)
     except TypeError:
         raise DatatypeError(f"{name} must be a NumPy array or expose the buffer protocol, "
                             f"not {type(obj).__name__}") from None
+    except (ValueError, BufferError) as exc:  # the object's buffer export failed
+        raise DatatypeError(f"{name} ({type(obj).__name__}) did not give its buffer: {exc}") from None
+    try:
+        return np.asarray(view)
+    except (TypeError, ValueError, NotImplementedError) as exc:
+        raise DatatypeError(f"{name}'s buffer (format {view.format!r}) is not an array NumPy can read: "
+                            f"{exc}") from None
 
 
 def require_matching(recv, send, recv_name="recvbuf", send_name="sendbuf"):

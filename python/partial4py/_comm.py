@@ -7,7 +7,7 @@ attribute, so it is freed when the user frees the communicator.
 from mpi4py import MPI
 
 from ._binding import check, ffi, lib
-from .errors import MPILibraryMismatchError, code_of
+from .errors import DatatypeError, InvalidArgumentError, MPILibraryMismatchError, error_class, library_error
 
 _keyval = MPI.KEYVAL_INVALID
 
@@ -57,11 +57,16 @@ def lib_comm(comm=None):
 
 
 def _create(comm):
+    # These checks are local: without a usable communicator there are no
+    # peers to agree with, and no collective has been entered yet.
     global _keyval
-    if isinstance(comm, MPI.Comm) and comm == MPI.COMM_NULL:
-        raise ValueError("comm is MPI.COMM_NULL")
+    if not isinstance(comm, MPI.Comm):
+        raise DatatypeError(f"comm must be an mpi4py.MPI.Intracomm, not {type(comm).__name__}")
+    if comm == MPI.COMM_NULL:
+        raise InvalidArgumentError("comm is MPI.COMM_NULL (or a communicator that was freed)")
     if not isinstance(comm, MPI.Intracomm):
-        raise TypeError(f"comm must be an mpi4py.MPI.Intracomm, not {type(comm).__name__}")
+        what = "an intercommunicator" if isinstance(comm, MPI.Intercomm) else type(comm).__name__
+        raise DatatypeError(f"comm must be an mpi4py.MPI.Intracomm, not {what}")
     if _keyval == MPI.KEYVAL_INVALID:
         _check_same_mpi()
         _keyval = MPI.Comm.Create_keyval(delete_fn=_release)
@@ -77,10 +82,19 @@ def agree_on(handle, prepare):
 
     If they raise on this rank, the failure is first agreed with the other
     ranks (which are entering the same collective), so that every rank
-    raises instead of some waiting forever; then it is re-raised here.
+    raises instead of some waiting forever; then it is raised here: the
+    original exception if it is a library :class:`Error`, else the library
+    class of its code (the one the other ranks raise) caused by it. Where
+    ranks failed with different codes, each raises the agreed one.
     """
     try:
         return prepare()
     except Exception as exc:
-        lib.lp_comm_agree(handle, code_of(exc), ffi.NULL, 0)
-        raise
+        error = library_error(exc)
+        agreed = lib.lp_comm_agree(handle, error.code, ffi.NULL, 0)
+        if agreed != error.code:
+            detail = ffi.string(lib.lp_get_last_error()).decode(errors="replace")
+            raise error_class(agreed)(f"{detail}; on this rank: {error}") from exc
+        if error is exc:
+            raise
+        raise error from exc

@@ -12,6 +12,8 @@ arrays on the gradient's device.
 """
 import numpy as np
 
+from ._arguments import INT64_MAX, integer, real
+from ._buffers import as_array, supported_dtype
 from ._gpu import array_module, device_view, is_device_array
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -33,27 +35,28 @@ class TopKCompressor:
     """
 
     def __init__(self, size, density=0.01, k=None, dtype=np.float32, index_dtype=np.int64):
-        if size < 1:
-            raise InvalidArgumentError(f"size must be positive, got {size}")
+        # Local: no rank's compressor depends on another's.
+        size = integer(size, "size", 1, INT64_MAX)
         if k is None:
+            density = real(density, "density")
             if not 0 < density <= 1:
                 raise InvalidArgumentError(f"density must be in (0, 1], got {density}")
             k = max(1, int(round(size * density)))
-        if not 1 <= k <= size:
-            raise InvalidArgumentError(f"k must be in 1..{size}, got {k}")
-        self.index_dtype = np.dtype(index_dtype)
-        if self.index_dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
-            raise DatatypeError(f"index_dtype must be int32 or int64, not {self.index_dtype}")
+        k = integer(k, "k", 1, size)
+        self.index_dtype = supported_dtype(index_dtype, "index_dtype", (np.dtype(np.int32), np.dtype(np.int64)))
         if self.index_dtype == np.int32 and size > np.iinfo(np.int32).max:
             raise InvalidArgumentError(f"size {size} needs int64 indices")
-        self.size, self.k, self.dtype = size, int(k), np.dtype(dtype)
+        self.size, self.k, self.dtype = size, k, supported_dtype(dtype)
         self.residual = None  # allocated on the gradient's device at the first step
 
     def compress(self, gradient):
         """Returns (indices, values) to send for this step's gradient."""
-        if not isinstance(gradient, np.ndarray) and is_device_array(gradient):
-            gradient, _ = device_view(gradient, "gradient")  # CuPy orders its work after the producer's stream
-        elif not gradient.flags.c_contiguous:
+        if not isinstance(gradient, np.ndarray):
+            if is_device_array(gradient):
+                gradient, _ = device_view(gradient, "gradient")  # CuPy orders its work after the producer's stream
+            else:
+                gradient = as_array(gradient, "gradient")
+        if not gradient.flags.c_contiguous:
             # reshape(-1) would copy it silently, every step
             raise InvalidArgumentError("gradient is not C-contiguous; pass numpy.ascontiguousarray(gradient)")
         xp = array_module(gradient)

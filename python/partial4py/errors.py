@@ -72,8 +72,18 @@ def code_of(exc):
         return exc.code
     if isinstance(exc, TypeError):
         return DatatypeError.code
-    if isinstance(exc, ValueError):
+    if isinstance(exc, (ValueError, OverflowError)):  # OverflowError: a value outside a C type
         return InvalidArgumentError.code
     if isinstance(exc, MemoryError):
         return OutOfMemoryError.code
     return InternalError.code
+
+
+def library_error(exc):
+    """exc if it is an :class:`Error`, else the library's class for its code
+    (the one the other ranks of a collective raise), caused by it."""
+    if isinstance(exc, Error):
+        return exc
+    error = error_class(code_of(exc))(f"{type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error

@@ -6,9 +6,10 @@ import warnings
 
 import numpy as np
 
+from ._arguments import INT64_MAX, integer, real
 from ._binding import check, ffi, lib
 from ._buffers import (DATATYPES, as_array, input_pointer, op_code, output_pointer, require_contiguous,
-                       require_writable)
+                       require_writable, supported_dtype)
 from ._comm import agree_on, lib_comm
 from ._gpu import array_module, device_output, device_view, is_device_array
 from ._request import Request
@@ -16,6 +17,7 @@ from ._staging import StagedReduction, run_or_release
 from .errors import ClosedError, DatatypeError, InvalidArgumentError, code_of
 
 MODES = {"solo": lib.LP_PARTIAL_SOLO, "majority": lib.LP_PARTIAL_MAJORITY, "sync": lib.LP_PARTIAL_SYNC}
+MAX_STALENESS = 1000000  # the C core's bound (lp_partial_create)
 
 
 class PartialInfo:
@@ -47,21 +49,30 @@ class PartialInfo:
                 f"quorum_met={self.quorum_met}, late={self.late})")
 
 
-def _mode_and_quorum(mode):
-    if isinstance(mode, (int, np.integer)) and not isinstance(mode, bool):
+def _mode_and_quorum(mode, nprocs):
+    if isinstance(mode, (int, np.integer)) and not isinstance(mode, (bool, np.bool_)):
+        if not 1 <= mode <= nprocs:
+            raise InvalidArgumentError(f"mode {mode!r} is not a quorum 1..{nprocs} (the communicator's size)")
         return lib.LP_PARTIAL_QUORUM, int(mode)
     if isinstance(mode, str) and mode.lower() in MODES:
         return MODES[mode.lower()], 0
-    raise InvalidArgumentError(f"mode {mode!r} is not 'solo', 'majority', 'sync' or a quorum 1..P")
+    raise InvalidArgumentError(f"mode {mode!r} is not 'solo', 'majority', 'sync' or a quorum 1..{nprocs}")
 
 
 def _timeout_seconds(timeout):
     if timeout is None:
         return 0.0
-    seconds = float(timeout)
+    seconds = real(timeout, "timeout")
     if not seconds > 0 or math.isnan(seconds):
         raise InvalidArgumentError(f"timeout must be None or > 0 seconds, not {timeout!r}")
     return seconds
+
+
+def _staleness(max_staleness):
+    """The C core's max_staleness: -1 (its default) for None."""
+    if max_staleness is None:
+        return -1
+    return integer(max_staleness, "max_staleness", 0, MAX_STALENESS)
 
 
 class _PartialRequest(Request):
@@ -83,7 +94,7 @@ class PartialAllreduce:
 
     ``mode``: 'solo' (quorum 1), 'majority' (ceil(P/2)), 'sync' (P) or an
     integer quorum k in 1..P. ``max_staleness``: how many rounds a rank may
-    run ahead of the slowest (None: the default, 8). ``timeout``: seconds
+    run ahead of the slowest, 0..1000000 (None: the default, 8). ``timeout``: seconds
     every blocking wait may take before raising :class:`TimeoutError`
     (None: wait forever). count, dtype, op, mode and max_staleness must
     match on every rank.
@@ -95,13 +106,11 @@ class PartialAllreduce:
         handle = lib_comm(comm)
 
         def prepare():
-            if isinstance(count, bool) or not isinstance(count, (int, np.integer)):
-                raise InvalidArgumentError(f"count must be an integer, not {type(count).__name__}")
-            dt = np.dtype(dtype)
-            if dt not in DATATYPES:
-                raise DatatypeError(f"dtype {dt} is not supported; supported: {', '.join(map(str, DATATYPES))}")
-            staleness = -1 if max_staleness is None else int(max_staleness)
-            return (int(count), dt, *_mode_and_quorum(mode), staleness, _timeout_seconds(timeout), op_code(op))
+            # Every value is checked to fit its C parameter here, inside the agreement.
+            nprocs = ffi.new("int *")
+            check(lib.lp_comm_size(handle, nprocs))
+            return (integer(count, "count", 0, INT64_MAX), supported_dtype(dtype), *_mode_and_quorum(mode, nprocs[0]),
+                    _staleness(max_staleness), _timeout_seconds(timeout), op_code(op))
 
         n, dt, mode_code, quorum, staleness, seconds, opcode = agree_on(handle, prepare)
         out = ffi.new("lp_partial_t *")

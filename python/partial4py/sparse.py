@@ -1,12 +1,12 @@
 """Sparse allreduce (SparCML style): the sum over ranks of sparse vectors
 given as (indices, values), exact and bit-identical on every rank."""
 import math
-import operator
 
 import numpy as np
 
+from ._arguments import INT32_MAX, INT64_MAX, integer, real
 from ._binding import check, ffi, lib
-from ._buffers import DATATYPES, as_array, datatype_of, input_pointer, require_contiguous
+from ._buffers import DATATYPES, as_array, datatype_of, input_pointer, require_contiguous, supported_dtype
 from ._comm import agree_on, lib_comm
 from ._gpu import array_module, is_device_array
 from ._request import Request
@@ -104,19 +104,25 @@ def check_arguments(index_array, value_array, size, algorithm, density_threshold
         raise InvalidArgumentError("indices and values must be one-dimensional")
     if index_array.size != value_array.size:
         raise InvalidArgumentError(f"indices has {index_array.size} elements, values {value_array.size}")
-    try:
-        size = operator.index(size)
-    except TypeError:
-        raise InvalidArgumentError(f"size must be an integer, not {type(size).__name__}") from None
-    if not 0 <= size < 2**63:
-        raise InvalidArgumentError(f"size {size} is outside [0, 2**63)")
-    if algorithm not in ALGORITHMS:
+    size = integer(size, "size", 0, INT64_MAX)
+    return (index_array, INDEX_DATATYPES[index_array.dtype], value_array, datatype, size,
+            _algorithm_code(algorithm), _threshold(density_threshold))
+
+
+def _algorithm_code(algorithm):
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
         raise InvalidArgumentError(f"algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
-    threshold = 0.0 if density_threshold is None else float(density_threshold)
+    return ALGORITHMS[algorithm]
+
+
+def _threshold(density_threshold):
+    """The C core's density_threshold: 0.0 (its default) for None."""
+    if density_threshold is None:
+        return 0.0
+    threshold = real(density_threshold, "density_threshold")
     if not 0.0 <= threshold < float("inf"):
         raise InvalidArgumentError(f"density_threshold {density_threshold!r} must be a finite number >= 0")
-    return (index_array, INDEX_DATATYPES[index_array.dtype], value_array, datatype, size,
-            ALGORITHMS[algorithm], threshold)
+    return threshold
 
 
 def _arguments(comm, indices, values, size, algorithm, density_threshold):
@@ -168,22 +174,26 @@ def isparse_allreduce(indices, values, size, comm=None, algorithm="auto", densit
     return Request(request[0], lambda: call_input.place(SparseResult(handle, index_dtype)), (handle,))
 
 
+def _model_arguments(size, nnz, nprocs, dtype, density_threshold):
+    """The cost model's checked (size, nnz, nprocs, datatype, threshold)."""
+    return (integer(size, "size", 0, INT64_MAX), integer(nnz, "nnz", 0, INT64_MAX),
+            integer(nprocs, "nprocs", 1, INT32_MAX), DATATYPES[supported_dtype(dtype)], _threshold(density_threshold))
+
+
 def predict_seconds(algorithm, size, nnz, nprocs, dtype="float32", density_threshold=None):
-    """The cost model's prediction for one call (nnz: the densest rank's count).
+    """The cost model's prediction for one call (nnz: the densest rank's count). Local.
     Raises InvalidArgumentError when LP_SPARSE_COST_MODEL's file is unusable."""
-    datatype = datatype_of(np.empty(0, dtype), "dtype")
-    seconds = lib.lp_sparse_predict_seconds(ALGORITHMS[algorithm], size, nnz, nprocs, datatype,
-                                            density_threshold or 0.0)
+    code = _algorithm_code(algorithm)
+    seconds = lib.lp_sparse_predict_seconds(code, *_model_arguments(size, nnz, nprocs, dtype, density_threshold))
     if math.isnan(seconds):  # the model could not be read; the detail says why
         check(lib.LP_ERR_INVALID_ARGUMENT)
     return seconds
 
 
 def select_algorithm(size, nnz, nprocs, dtype="float32", density_threshold=None):
-    """The algorithm that 'auto' picks for these parameters on this rank.
+    """The algorithm that 'auto' picks for these parameters on this rank. Local.
     Raises InvalidArgumentError when LP_SPARSE_COST_MODEL's file is unusable."""
-    datatype = datatype_of(np.empty(0, dtype), "dtype")
-    chosen = lib.lp_sparse_select_algorithm(size, nnz, nprocs, datatype, density_threshold or 0.0)
+    chosen = lib.lp_sparse_select_algorithm(*_model_arguments(size, nnz, nprocs, dtype, density_threshold))
     if chosen == lib.LP_SPARSE_AUTO:  # the model could not be read; the detail says why
         check(lib.LP_ERR_INVALID_ARGUMENT)
     return _ALGORITHM_NAMES[chosen]

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from . import PartialAllreduce, sparse_allreduce
+from ._arguments import INT64_MAX, integer
+from ._comm import agree_on, lib_comm
 from .compress import TopKCompressor
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -72,6 +74,7 @@ class _Bucket:
 
 
 def _buckets(params, bucket_bytes):
+    bucket_bytes = integer(bucket_bytes, "bucket_bytes", 1, INT64_MAX)
     buckets, current, current_bytes = [], [], 0
     params = [p for p in params if p.requires_grad]
     if not params:
@@ -103,6 +106,9 @@ class DistributedOptimizer:
         "topk": top-k sparsification with error feedback (``density``),
         summed with :func:`partial4py.sparse_allreduce`, divided by P.
     bucket_bytes: gradients are flattened into buckets of about this size.
+
+    Construction is collective in the partial modes (bad arguments on one
+    rank raise on every rank) and local in topk mode.
     """
 
     def __init__(self, optimizer, params, mode="solo", comm=None, bucket_bytes=25 * 2**20,
@@ -111,11 +117,16 @@ class DistributedOptimizer:
         self.optimizer = optimizer
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.mode = mode
-        self.buckets = _buckets(list(params), bucket_bytes)
+        params = list(params)
         if mode == "topk":
+            # Local: nothing collective happens before the first step.
+            self.buckets = _buckets(params, bucket_bytes)
             self._compressors = [TopKCompressor(b.count, density=density, dtype=b.dtype)
                                  for b in self.buckets]
         else:
+            # Collective, as the creation of the PartialAllreduce objects is:
+            # bad parameters on one rank fail that creation on every rank.
+            self.buckets = agree_on(lib_comm(self.comm), lambda: _buckets(params, bucket_bytes))
             self._partials = [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=mode,
                                                max_staleness=max_staleness, timeout=timeout)
                               for b in self.buckets]
