@@ -18,6 +18,7 @@ from mpi_harness import run_mpi
 ARG = "InvalidArgumentError"
 DTYPE = "DatatypeError"
 INDEX = "IndexOutOfRangeError"
+MEMORY = "OutOfMemoryError"
 
 DENSE = {
     "dense_dtype_float16": DTYPE, "dense_dtype_complex": DTYPE, "dense_dtype_object": DTYPE,
@@ -41,7 +42,7 @@ SPARSE = {
     "isparse_noncontiguous_values": ARG,
 }
 CREATE = {
-    "create_count_2_64": ARG, "create_count_2_63": ARG, "create_count_negative": ARG, "create_count_float": ARG,
+    "create_count_2_64": ARG, "create_count_2_63": ARG, "create_count_bytes_wrap": MEMORY, "create_count_negative": ARG, "create_count_float": ARG,
     "create_count_bool": ARG, "create_count_string": ARG, "create_count_none": ARG,
     "create_dtype_unknown": DTYPE, "create_dtype_float16": DTYPE, "create_dtype_list": DTYPE,
     "create_mode_2_40": ARG, "create_mode_unknown": ARG, "create_mode_bool": ARG, "create_mode_float": ARG,

@@ -204,6 +204,11 @@ static lp_result_t check_create_args(int64_t count, lp_datatype_t datatype, lp_o
     if (out == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
     LP_TRY(lp_check_reduction_args(NULL, NULL, 0, datatype, op));
     if (count < 0) return lp_fail(LP_ERR_INVALID_ARGUMENT, "count %lld is negative", (long long)count);
+    /* Each buffer is count * width bytes: a count past that product's range
+     * would wrap it into a small allocation that the reductions overrun. */
+    if (count > INT64_MAX / lp_datatype_size(datatype))
+        return lp_fail(LP_ERR_NO_MEMORY, "count %lld of %lld-byte elements is more than memory can hold",
+                       (long long)count, (long long)lp_datatype_size(datatype));
     if ((int)mode < 0 || mode >= LP_PARTIAL_NUM_MODES)
         return lp_fail(LP_ERR_INVALID_ARGUMENT, "mode %d is not a partial allreduce mode", (int)mode);
     if (resolve_quorum(mode, quorum, size) == 0)

@@ -127,6 +127,7 @@ def sparse_case(name, bad):
 CREATE = {
     "create_count_2_64": {"count": 2**64},
     "create_count_2_63": {"count": 2**63},
+    "create_count_bytes_wrap": {"count": 2**62, "dtype": np.float32},  # 2**64 bytes: wraps a size_t
     "create_count_negative": {"count": -1},
     "create_count_float": {"count": 8.0},
     "create_count_bool": {"count": True},
