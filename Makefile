@@ -2,6 +2,7 @@
 #   make test            build against Open MPI (installed from Debian if absent), run every test
 #   make test MPI=mpich  the same against MPICH
 #   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
+#   make typecheck       stubtest (the .pyi stubs against the installed package) and mypy --strict on tests/typing
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 #   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
 #   make gpu-wheels      the wheels tests/gpu_check.sh installs on a GPU machine without network
@@ -38,7 +39,7 @@ NP ?= 4
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all mpi venv install cbuild ctest pytest test sanitize demo bench gpu-wheels clean
+.PHONY: all mpi venv install cbuild ctest pytest typecheck test sanitize demo bench gpu-wheels clean
 
 all: install
 
@@ -80,7 +81,15 @@ ctest: cbuild
 pytest: install
 	$(VPY) -m pytest tests $(PYTEST_ARGS)
 
-test: ctest pytest
+# The type hints: stubtest checks every stub against the installed runtime
+# package (tests/typing/stubtest-allowlist.txt says what it may skip, and
+# why); mypy --strict checks a typed use of the API against the stubs.
+MYPY_CONFIG := tests/typing/mypy.ini
+typecheck: install
+	$(VPY) -m mypy.stubtest --mypy-config-file $(MYPY_CONFIG) --allowlist tests/typing/stubtest-allowlist.txt partial4py
+	$(VPY) -m mypy --config-file $(MYPY_CONFIG) --strict tests/typing/usage.py
+
+test: ctest pytest typecheck
 
 # LeakSanitizer is told to ignore the MPI library's own allocations only. It
 # needs the slow unwinder (MPI is built without frame pointers) and Open MPI's

@@ -1,0 +1,37 @@
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+
+from ._request import Request
+from ._typing import AnyBuffer, Comm, DTypeLike, Op, ResultArray
+
+MODES: dict[str, int]
+
+class PartialInfo:
+    round: int
+    contributions: int
+    fresh: int
+    quorum_met: bool
+    late: bool
+    result: ResultArray
+    # Made by PartialAllreduce's calls, not by users.
+    def __init__(self, c_info: Any, result: ResultArray) -> None: ...
+
+class PartialAllreduce:
+    count: int
+    dtype: np.dtype[Any]
+    mode: str | int
+    timeout: float | None
+    quorum: int
+    def __init__(self, count: int, dtype: DTypeLike = ..., comm: Comm = None, mode: str | int = "solo",
+                 max_staleness: int | None = None, timeout: float | None = None, op: Op = "sum") -> None: ...
+    def allreduce(self, sendbuf: AnyBuffer, recvbuf: AnyBuffer | None = None) -> PartialInfo: ...
+    def start(self, sendbuf: AnyBuffer, recvbuf: AnyBuffer | None = None) -> Request[PartialInfo]: ...
+    def flush(self, recvbuf: AnyBuffer | None = None) -> PartialInfo: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self) -> PartialAllreduce: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
+                 traceback: TracebackType | None) -> None: ...
