@@ -7,6 +7,7 @@ from ._request import Request
 from ._typing import AnyBuffer, Comm, DTypeLike, Op, ResultArray
 
 MODES: dict[str, int]
+MAX_STALENESS: int
 
 class PartialInfo:
     round: int

@@ -20,6 +20,8 @@ from ._comm import agree_on, lib_comm
 from .compress import TopKCompressor
 from .errors import DatatypeError, InvalidArgumentError
 
+__all__ = ["DistributedOptimizer"]
+
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 
 

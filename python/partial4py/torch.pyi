@@ -6,6 +6,8 @@ import torch
 
 from .compress import TopKCompressor as TopKCompressor
 
+__all__ = ["DistributedOptimizer"]
+
 class DistributedOptimizer:
     optimizer: torch.optim.Optimizer
     comm: Any  # an mpi4py MPI.Intracomm
