@@ -26,6 +26,17 @@ def threads():
     return len(os.listdir("/proc/self/task"))
 
 
+def threads_settled(expected, seconds=2.0):
+    """The thread count, once it is down to expected or seconds have passed.
+    A thread just joined may still be listed for a moment: the kernel wakes
+    pthread_join before it removes the exited thread, and on a loaded node
+    that gap is visible. A thread left behind stays listed."""
+    deadline = time.monotonic() + seconds
+    while threads() > expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threads()
+
+
 def cpu_seconds_while_sleeping(seconds):
     """CPU time this process uses while its own thread sleeps: what any
     thread left behind (a spinning progress thread) burns."""
@@ -74,7 +85,7 @@ def body(args):
             completed += 1
     close = timed(pa.close)
     report(call=failing, close=close, completed=completed, threads_before=threads_before,
-           threads_after=threads(), idle_cpu=cpu_seconds_while_sleeping(1.0))
+           threads_after=threads_settled(threads_before), idle_cpu=cpu_seconds_while_sleeping(1.0))
     if args["fault"] == "kill":
         # After a killed rank, MPI's state is undefined (MPI-4.1 without the
         # fault-tolerance extensions), and Open MPI 4.1's MPI_Finalize can
