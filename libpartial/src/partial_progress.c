@@ -427,7 +427,12 @@ static void idle(lp_partial_t partial, long microseconds)
 /* How long an abandoned receive may take to confirm its cancellation. */
 #define CANCEL_GRACE_US 100000.0
 
-static double now_us(void);
+static double now_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e6 + (double)now.tv_nsec * 1e-3;
+}
 
 /* Ends a request whose peer may be gone. A receive is cancelled, which MPI
  * completes locally unless the message is already arriving; a send cannot
@@ -463,12 +468,14 @@ static void shut_down(lp_partial_t partial, int abandoning)
      * calls, which can only be running on another thread, racing with
      * close or MPI_Finalize. */
     int held = abandon_request(&partial->control_request, 1);
-    while (partial->sends != NULL) {
-        struct lp_partial_send *send = partial->sends;
-        partial->sends = send->next;
-        if (abandon_request(&send->request, 0)) held = 1; /* its message stays allocated */
-        else free(send);
-    }
+    /* Sends that have not finished stay listed, their messages allocated,
+     * with the object that MPI may still read them from. */
+    reap_sends(partial, 0);
+    int sends_held = 0;
+    for (struct lp_partial_send *send = partial->sends; send != NULL; send = send->next)
+        sends_held |= abandon_request(&send->request, 0);
+    if (!sends_held) reap_sends(partial, 0); /* every request is null now: frees them all */
+    held |= sends_held;
     struct lp_partial_reduction *reduction = &partial->reduction;
     if (reduction->round >= 0) {
         for (int64_t i = 0; i < reduction->nrequests; i++)
@@ -492,13 +499,6 @@ static int is_busy(lp_partial_t partial)
     int waiting = partial->waiters != NULL;
     pthread_mutex_unlock(&partial->lock);
     return waiting || partial->reduction.round >= 0;
-}
-
-static double now_us(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e6 + (double)now.tv_nsec * 1e-3;
 }
 
 static void *progress_main(void *argument)
