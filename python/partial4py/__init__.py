@@ -10,7 +10,7 @@ from .dense import allreduce, iallreduce
 from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, InternalError,
                      InvalidArgumentError, MismatchError, MPIError, MPILibraryMismatchError,
                      OutOfMemoryError, TimeoutError, UnsupportedError)
-from ._request import Request
+from ._request import Request, waitall, waitany
 from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
 from .partial import PartialAllreduce, PartialInfo
 from .mpi_cuda import cuda_aware, cuda_support
@@ -18,7 +18,7 @@ from .mpi_cuda import cuda_aware, cuda_support
 __version__ = "0.1.0"
 
 __all__ = [
-    "allreduce", "iallreduce", "Request",
+    "allreduce", "iallreduce", "Request", "waitall", "waitany",
     "sparse_allreduce", "isparse_allreduce", "SparseResult",
     "PartialAllreduce", "PartialInfo",
     "cuda_aware", "cuda_support",

@@ -1,5 +1,5 @@
 from . import errors as errors
-from ._request import Request as Request
+from ._request import Request as Request, waitall as waitall, waitany as waitany
 from .dense import allreduce as allreduce, iallreduce as iallreduce
 from .errors import (ClosedError as ClosedError, DatatypeError as DatatypeError, Error as Error,
                      IndexOutOfRangeError as IndexOutOfRangeError, InternalError as InternalError,
@@ -15,7 +15,7 @@ from .sparse import SparseResult as SparseResult, isparse_allreduce as isparse_a
 __version__: str
 
 __all__ = [
-    "allreduce", "iallreduce", "Request",
+    "allreduce", "iallreduce", "Request", "waitall", "waitany",
     "sparse_allreduce", "isparse_allreduce", "SparseResult",
     "PartialAllreduce", "PartialInfo",
     "cuda_aware", "cuda_support",

@@ -1,8 +1,9 @@
 """Checks on user buffers and their conversion to C pointers."""
 import numpy as np
+from mpi4py import MPI
 
 from ._binding import ffi, lib
-from ._gpu import is_device_array
+from ._gpu import DLPACK_CUDA, device_view, is_device_array
 from .errors import DatatypeError, InvalidArgumentError
 
 DATATYPES = {
@@ -47,28 +48,130 @@ def op_code(op):
         raise InvalidArgumentError(f"op {op!r} is not one of {sorted(OPS)}") from None
 
 
-def as_array(obj, name):
-    """A NumPy view of obj; TypeError for things that are not arrays.
+HOST, DEVICE = "host", "device"
+_DLPACK_CPU = 1  # kDLCPU in DLPack's DLDeviceType
 
-    GPU arrays go through the collectives' device paths, which take their
-    first buffer argument on the GPU; here one is a mix of host and GPU."""
-    if isinstance(obj, np.ndarray):
-        return obj
-    if is_device_array(obj):
-        raise DatatypeError(f"{name} is a GPU array but an earlier buffer argument is on the host; "
+
+class Acquired:
+    """A user buffer as the collectives take it: ``kind`` HOST with
+    ``array`` a NumPy view of its memory (``stream`` None), or DEVICE with
+    ``array`` a CuPy view and ``stream`` the CuPy stream its data is ready
+    on. Never a copy: results written to ``array`` land in the caller's
+    object."""
+
+    __slots__ = ("kind", "array", "stream")
+
+    def __init__(self, kind, array, stream=None):
+        self.kind, self.array, self.stream = kind, array, stream
+
+
+def acquire(obj, name, writable=False):
+    """Acquires obj, trying in order: the host buffer protocol (NumPy arrays,
+    memoryview-able objects), DLPack (a CPU array becomes a NumPy view, a
+    CUDA one a CuPy view), ``__cuda_array_interface__``.
+
+    Raises DatatypeError for what is none of these, or what the one it
+    claims cannot give. Device arrays are checked by _gpu.device_view (their
+    GPU, contiguity and, with writable, that they are not read-only); host
+    arrays' layout is the caller's to check (each collective has its own
+    rules), as is every dtype."""
+    if isinstance(obj, np.ndarray):  # the hot path
+        return Acquired(HOST, obj)
+    host = _buffer_protocol(obj, name)
+    if host is not None:
+        return Acquired(HOST, host)
+    device_type = _dlpack_device_type(obj)
+    if device_type == _DLPACK_CPU:
+        return Acquired(HOST, _from_dlpack(obj, name))
+    if device_type is not None and device_type != DLPACK_CUDA:
+        raise DatatypeError(f"{name} ({type(obj).__name__}) is on DLPack device type {device_type}; "
+                            "partial4py takes host (CPU) and CUDA arrays")
+    if device_type == DLPACK_CUDA or is_device_array(obj):
+        return Acquired(DEVICE, *device_view(obj, name, writable))
+    raise DatatypeError(f"{name} must be a NumPy array, expose the buffer protocol, DLPack or "
+                        f"__cuda_array_interface__, not {type(obj).__name__}")
+
+
+def acquire_like(first, obj, name, writable=False):
+    """acquire() of a later buffer of a call whose first buffer is first: a
+    call takes all its buffers on the host or all on the GPU."""
+    acquired = acquire(obj, name, writable)
+    if acquired.kind != first.kind:
+        where = "a GPU array" if acquired.kind == DEVICE else "not a GPU array"
+        earlier = "on the host" if first.kind == HOST else "on the GPU"
+        raise DatatypeError(f"{name} is {where}, but an earlier buffer argument is {earlier}; "
                             "pass all buffers of a call on the GPU or all on the host")
+    return acquired
+
+
+def acquire_call(sendbuf, recvbuf):
+    """(send, recv or None, the name of the input) of a call taking
+    ``sendbuf`` and an optional ``recvbuf``, as Acquired.
+
+    ``sendbuf=MPI.IN_PLACE`` is MPI's in-place spelling: recvbuf holds the
+    input and receives the result, so it is required, and send is recv."""
+    if sendbuf is MPI.IN_PLACE:
+        if recvbuf is None:
+            raise InvalidArgumentError("sendbuf is MPI.IN_PLACE, which needs recvbuf: it holds this rank's input "
+                                       "and receives the result")
+        recv = acquire(recvbuf, "recvbuf", writable=True)
+        return recv, recv, "recvbuf"
+    send = acquire(sendbuf, "sendbuf")
+    recv = None if recvbuf is None else acquire_like(send, recvbuf, "recvbuf", writable=True)
+    return send, recv, "sendbuf"
+
+
+class HostReduction:
+    """The reduction interface of _staging.StagedReduction for host arrays,
+    which the C core reads and writes where they are. ``send`` may be None
+    (a flush)."""
+
+    __slots__ = ("recv", "send_pointer", "recv_pointer")
+
+    def __init__(self, send, recv):
+        self.recv = recv
+        # Equal pointers mean in place: the C core then passes MPI_IN_PLACE.
+        self.send_pointer = None if send is None else input_pointer(send)
+        self.recv_pointer = output_pointer(recv)
+
+    def result(self):
+        return self.recv
+
+    def release(self):
+        pass
+
+
+def _buffer_protocol(obj, name):
+    """A NumPy view through the buffer protocol; None for an object without it."""
     try:
         view = memoryview(obj)
     except TypeError:
-        raise DatatypeError(f"{name} must be a NumPy array or expose the buffer protocol, "
-                            f"not {type(obj).__name__}") from None
-    except (ValueError, BufferError) as exc:  # the object's buffer export failed
+        return None
+    except (ValueError, BufferError) as exc:  # the object has the protocol, but its export failed
         raise DatatypeError(f"{name} ({type(obj).__name__}) did not give its buffer: {exc}") from None
     try:
         return np.asarray(view)
     except (TypeError, ValueError, NotImplementedError) as exc:
         raise DatatypeError(f"{name}'s buffer (format {view.format!r}) is not an array NumPy can read: "
                             f"{exc}") from None
+
+
+def _dlpack_device_type(obj):
+    dlpack_device = getattr(obj, "__dlpack_device__", None)
+    if dlpack_device is None or not hasattr(obj, "__dlpack__"):
+        return None
+    try:
+        return int(dlpack_device()[0])
+    except Exception:
+        return None
+
+
+def _from_dlpack(obj, name):
+    """A zero-copy NumPy view of a CPU DLPack array (a CPU torch tensor, say)."""
+    try:
+        return np.from_dlpack(obj)
+    except Exception as exc:  # e.g. torch's RuntimeError for a tensor that requires grad
+        raise DatatypeError(f"{name} ({type(obj).__name__}) did not give its DLPack buffer: {exc}") from None
 
 
 def require_matching(recv, send, recv_name="recvbuf", send_name="sendbuf"):

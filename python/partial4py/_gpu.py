@@ -13,7 +13,7 @@ import numpy as np
 from ._binding import ffi
 from .errors import DatatypeError, InvalidArgumentError
 
-_DLPACK_CUDA = 2  # kDLCUDA in DLPack's DLDeviceType
+DLPACK_CUDA = 2  # kDLCUDA in DLPack's DLDeviceType
 
 
 def is_device_array(obj):
@@ -32,7 +32,7 @@ def is_device_array(obj):
     if dlpack_device is None:
         return False
     try:
-        return dlpack_device()[0] == _DLPACK_CUDA
+        return dlpack_device()[0] == DLPACK_CUDA
     except Exception:
         return False
 
@@ -81,19 +81,6 @@ def _require_current_device(cupy, device_id, name):
         raise InvalidArgumentError(f"{name} is on GPU {device_id}, but the current device is GPU {current}; "
                                    f"make its device current (cupy.cuda.Device({device_id}).use()) "
                                    "or move the array")
-
-
-def require_device_array(obj, name):
-    """For the later buffers of a call whose first one is on the GPU."""
-    if not is_device_array(obj):
-        raise DatatypeError(f"{name} is not a GPU array, but an earlier buffer argument is; "
-                            "pass all buffers of a call on the GPU or all on the host")
-
-
-def device_output(recvbuf, name="recvbuf"):
-    """device_view() of the output buffer of a call whose input is on the GPU."""
-    require_device_array(recvbuf, name)
-    return device_view(recvbuf, name, writable=True)
 
 
 def _foreign_view(cupy, obj, name):

@@ -4,12 +4,9 @@ With a CUDA-aware MPI the device pointers go straight to MPI_Allreduce,
 once the arrays' streams are synchronized; otherwise the data goes
 through pinned host buffers and the result is copied back to the GPU.
 """
-from ._binding import ffi, lib
 from ._buffers import datatype_of, op_code, require_matching
-from ._comm import agree_on
-from ._gpu import array_module, device_output, device_pointer, device_view, mpi_takes_device_pointers, synchronize
-from ._request import Request
-from ._staging import StagedReduction, run_or_release
+from ._gpu import array_module, device_pointer, mpi_takes_device_pointers, synchronize
+from ._staging import StagedReduction
 
 
 class _DirectReduction:
@@ -30,33 +27,16 @@ class _DirectReduction:
         pass
 
 
-def _prepare(sendbuf, recvbuf, op):
-    send, send_stream = device_view(sendbuf, "sendbuf")
-    datatype = datatype_of(send, "sendbuf")
-    if recvbuf is None:
-        recv, recv_stream = array_module(send).empty_like(send), send_stream
+def prepare(send, recv, op, send_name="sendbuf"):
+    """dense._prepare() for a call whose buffers are on the GPU: send and
+    recv (None: allocate the result) are _buffers.Acquired device views.
+    Returns (the input array, datatype, op code, reduction)."""
+    datatype = datatype_of(send.array, send_name)
+    if recv is None:
+        recv_array, recv_stream = array_module(send.array).empty_like(send.array), send.stream
     else:
-        recv, recv_stream = device_output(recvbuf)
-        require_matching(recv, send)
+        recv_array, recv_stream = recv.array, recv.stream
+        require_matching(recv_array, send.array, send_name=send_name)
     opcode = op_code(op)
     way = _DirectReduction if mpi_takes_device_pointers() else StagedReduction
-    return send, datatype, opcode, way(send, send_stream, recv, recv_stream)
-
-
-def _start(handle, sendbuf, recvbuf, op, c_function, *request):
-    send, datatype, opcode, reduction = agree_on(handle, lambda: _prepare(sendbuf, recvbuf, op))
-    run_or_release(reduction, c_function, reduction.send_pointer, reduction.recv_pointer, send.size, datatype,
-                   opcode, handle, *request)
-    return send, reduction
-
-
-def allreduce(handle, sendbuf, recvbuf, op):
-    _, reduction = _start(handle, sendbuf, recvbuf, op, lib.lp_allreduce)
-    return reduction.result()
-
-
-def iallreduce(handle, sendbuf, recvbuf, op):
-    out = ffi.new("lp_request_t *")
-    send, reduction = _start(handle, sendbuf, recvbuf, op, lib.lp_iallreduce, out)
-    # The copy back to the GPU happens in wait(), once MPI has written the result.
-    return Request(out[0], reduction.result, (send, reduction))
+    return send.array, datatype, opcode, way(send.array, send.stream, recv_array, recv_stream)

@@ -9,7 +9,6 @@ comes back as CuPy arrays on the input's device.
 """
 import functools
 
-from ._gpu import device_view, require_device_array
 from ._staging import Staging
 from .errors import IndexOutOfRangeError
 from .sparse import check_arguments
@@ -82,10 +81,10 @@ def _uploaded(cupy, host, stream):
 
 
 def prepare(indices, values, size, algorithm, density_threshold):
-    """Checks, compacts and stages a call's GPU input; returns a DeviceInput."""
-    index_array, index_stream = device_view(indices, "indices")
-    require_device_array(values, "values")
-    value_array, stream = device_view(values, "values")
+    """Checks, compacts and stages a call's GPU input (indices and values:
+    _buffers.Acquired device views); returns a DeviceInput."""
+    index_array, index_stream = indices.array, indices.stream
+    value_array, stream = values.array, values.stream
     index_array, index_type, value_array, datatype, size, code, threshold = check_arguments(
         index_array, value_array, size, algorithm, density_threshold)
     import cupy

@@ -28,3 +28,5 @@ Op: TypeAlias = Union[str, MPI.Op]
 # What numpy.dtype() accepts.
 DTypeLike: TypeAlias = npt.DTypeLike
 Comm: TypeAlias = Union[MPI.Intracomm, None]
+# MPI.IN_PLACE, the in-place sendbuf of allreduce and iallreduce.
+InPlace: TypeAlias = MPI.InPlaceType

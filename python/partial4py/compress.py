@@ -13,8 +13,8 @@ arrays on the gradient's device.
 import numpy as np
 
 from ._arguments import INT64_MAX, integer, real
-from ._buffers import as_array, supported_dtype
-from ._gpu import array_module, device_view, is_device_array
+from ._buffers import acquire, supported_dtype
+from ._gpu import array_module
 from .errors import DatatypeError, InvalidArgumentError
 
 __all__ = ["TopKCompressor", "array_module"]
@@ -51,11 +51,8 @@ class TopKCompressor:
 
     def compress(self, gradient):
         """Returns (indices, values) to send for this step's gradient."""
-        if not isinstance(gradient, np.ndarray):
-            if is_device_array(gradient):
-                gradient, _ = device_view(gradient, "gradient")  # CuPy orders its work after the producer's stream
-            else:
-                gradient = as_array(gradient, "gradient")
+        # A CuPy view orders its work after the producer's stream.
+        gradient = acquire(gradient, "gradient").array
         if not gradient.flags.c_contiguous:
             # reshape(-1) would copy it silently, every step
             raise InvalidArgumentError("gradient is not C-contiguous; pass numpy.ascontiguousarray(gradient)")

@@ -8,10 +8,11 @@ import numpy as np
 
 from ._arguments import INT64_MAX, integer, real
 from ._binding import check, ffi, lib
-from ._buffers import (DATATYPES, as_array, input_pointer, op_code, output_pointer, require_contiguous,
+from ._buffers import (DATATYPES, DEVICE, HOST, HostReduction, acquire, acquire_call, op_code, require_contiguous,
                        require_writable, supported_dtype)
 from ._comm import agree_on, lib_comm
-from ._gpu import array_module, device_output, device_view, is_device_array
+from ._gpu import array_module
+from ._keywords import keyword_only
 from ._request import Request
 from ._staging import StagedReduction, run_or_release
 from .errors import ClosedError, DatatypeError, InvalidArgumentError, code_of
@@ -100,7 +101,8 @@ class PartialAllreduce:
     match on every rank.
     """
 
-    def __init__(self, count, dtype=np.float32, comm=None, mode="solo", max_staleness=None, timeout=None,
+    @keyword_only
+    def __init__(self, count, dtype=np.float32, *, comm=None, mode="solo", max_staleness=None, timeout=None,
                  op="sum"):
         self._handle = ffi.NULL
         handle = lib_comm(comm)
@@ -135,13 +137,11 @@ class PartialAllreduce:
             raise InvalidArgumentError(f"{name} has {array.size} elements; this PartialAllreduce has count "
                                        f"{self.count}")
 
-    def _check_buffer(self, obj, name, writable):
-        array = as_array(obj, name)
+    def _check_host(self, array, name, writable):
         self._check_layout(array, name)
         require_contiguous(array, name)
         if writable:
             require_writable(array, name)
-        return array
 
     def _checked(self, check_buffers):
         """(handle, check_buffers()); a bad buffer fails the object on every
@@ -153,63 +153,59 @@ class PartialAllreduce:
             lib.lp_partial_report_error(handle, code_of(exc))
             raise
 
-    def _host_recv(self, recvbuf):
-        return np.empty(self.count, self.dtype) if recvbuf is None else self._check_buffer(recvbuf, "recvbuf", True)
-
-    def _prepare(self, sendbuf, recvbuf):
-        """Checks the host buffers of a call: (handle, send, recv)."""
-        handle, (send, recv) = self._checked(
-            lambda: (self._check_buffer(sendbuf, "sendbuf", False), self._host_recv(recvbuf)))
-        return handle, send, recv
-
-    def _staged(self, sendbuf, recvbuf):
-        """The GPU buffers of a call (sendbuf None: a flush), staged through
-        pinned host memory: the progress thread reduces on the host, so
-        device pointers would not do even with a CUDA-aware MPI."""
-        def prepare():
-            send = stream = None
-            if sendbuf is not None:
-                send, stream = device_view(sendbuf, "sendbuf")
-                self._check_layout(send, "sendbuf")
-            if recvbuf is None:
-                recv, recv_stream = array_module(send).empty(self.count, self.dtype), stream
+    def _prepare(self, send, recv, send_name="sendbuf"):
+        """The reduction of a call's Acquired buffers (send None: a flush;
+        recv None: allocate the result, on send's side). GPU buffers are
+        staged through pinned host memory: the progress thread reduces on
+        the host, so device pointers would not do even with a CUDA-aware MPI."""
+        if next((b.kind for b in (send, recv) if b is not None), HOST) == DEVICE:
+            if send is not None:
+                self._check_layout(send.array, send_name)
+            if recv is None:
+                recv_array, recv_stream = array_module(send.array).empty(self.count, self.dtype), send.stream
             else:
-                recv, recv_stream = device_output(recvbuf)
-                self._check_layout(recv, "recvbuf")
-            return StagedReduction(send, stream, recv, recv_stream)
+                recv_array, recv_stream = recv.array, recv.stream
+                self._check_layout(recv_array, "recvbuf")
+            return StagedReduction(None if send is None else send.array, None if send is None else send.stream,
+                                   recv_array, recv_stream)
+        if send is not None:
+            self._check_host(send.array, send_name, False)
+        if recv is None:
+            recv_array = np.empty(self.count, self.dtype)
+        else:
+            recv_array = recv.array
+            self._check_host(recv_array, "recvbuf", True)
+        return HostReduction(None if send is None else send.array, recv_array)
 
-        return self._checked(prepare)
+    def _call(self, sendbuf, recvbuf):
+        """(handle, reduction) of an allreduce() or start()."""
+        return self._checked(lambda: self._prepare(*acquire_call(sendbuf, recvbuf)))
 
     def allreduce(self, sendbuf, recvbuf=None):
         """Contributes ``sendbuf`` to this rank's next round and returns that
         round's :class:`PartialInfo` once it has fired and been reduced; the
         result is written to ``recvbuf`` (allocated if None) and is
-        ``info.result``. GPU buffers are staged through the host (see
+        ``info.result``. ``sendbuf=MPI.IN_PLACE`` takes the input from
+        ``recvbuf``. GPU buffers are staged through the host (see
         docs/gpu.md)."""
         info = ffi.new("lp_partial_info_t *")
-        if not isinstance(sendbuf, np.ndarray) and is_device_array(sendbuf):
-            # The staged buffers are lent to the progress thread until the call returns.
-            handle, staged = self._staged(sendbuf, recvbuf)
-            run_or_release(staged, lib.lp_partial_allreduce, handle, staged.send_pointer, staged.recv_pointer, info)
-            return PartialInfo(info, staged.result())
-        handle, send, recv = self._prepare(sendbuf, recvbuf)
-        check(lib.lp_partial_allreduce(handle, input_pointer(send), output_pointer(recv), info))
-        return PartialInfo(info, recv)
+        # Staged buffers are lent to the progress thread until the call returns.
+        handle, reduction = self._call(sendbuf, recvbuf)
+        run_or_release(reduction, lib.lp_partial_allreduce, handle, reduction.send_pointer, reduction.recv_pointer,
+                       info)
+        return PartialInfo(info, reduction.result())
 
     def start(self, sendbuf, recvbuf=None):
         """Nonblocking :meth:`allreduce`: ``sendbuf`` is consumed before this
         returns; the request's ``wait()`` returns the :class:`PartialInfo`."""
         info = ffi.new("lp_partial_info_t *")
         out = ffi.new("lp_request_t *")
-        if not isinstance(sendbuf, np.ndarray) and is_device_array(sendbuf):
-            handle, staged = self._staged(sendbuf, recvbuf)
-            run_or_release(staged, lib.lp_partial_start, handle, staged.send_pointer, staged.recv_pointer, info, out)
-            # The result reaches the GPU in wait(); the pinned buffers stay with the request till then.
-            return _PartialRequest(out[0], lambda: PartialInfo(info, staged.result()), (staged, info, self))
-        handle, send, recv = self._prepare(sendbuf, recvbuf)
-        check(lib.lp_partial_start(handle, input_pointer(send), output_pointer(recv), info, out))
+        handle, reduction = self._call(sendbuf, recvbuf)
+        run_or_release(reduction, lib.lp_partial_start, handle, reduction.send_pointer, reduction.recv_pointer,
+                       info, out)
+        # A staged result reaches the GPU in wait(); its pinned buffers stay with the request till then.
         # The request keeps this object alive: close() must not free it under the request.
-        return _PartialRequest(out[0], lambda: PartialInfo(info, recv), (recv, info, self))
+        return _PartialRequest(out[0], lambda: PartialInfo(info, reduction.result()), (reduction, info, self))
 
     def flush(self, recvbuf=None):
         """Collective: fires every round some rank has arrived at, then a
@@ -218,13 +214,11 @@ class PartialAllreduce:
         With ``recvbuf=None`` the result is a new NumPy array; pass a GPU
         array to have it on the GPU."""
         info = ffi.new("lp_partial_info_t *")
-        if recvbuf is not None and not isinstance(recvbuf, np.ndarray) and is_device_array(recvbuf):
-            handle, staged = self._staged(None, recvbuf)
-            run_or_release(staged, lib.lp_partial_flush, handle, staged.recv_pointer, info)
-            return PartialInfo(info, staged.result())
-        handle, recv = self._checked(lambda: self._host_recv(recvbuf))
-        check(lib.lp_partial_flush(handle, output_pointer(recv), info))
-        return PartialInfo(info, recv)
+
+        handle, reduction = self._checked(
+            lambda: self._prepare(None, None if recvbuf is None else acquire(recvbuf, "recvbuf", writable=True)))
+        run_or_release(reduction, lib.lp_partial_flush, handle, reduction.recv_pointer, info)
+        return PartialInfo(info, reduction.result())
 
     def close(self):
         """Collective: stops the progress thread and frees the object.

@@ -6,9 +6,11 @@ import numpy as np
 
 from ._arguments import INT32_MAX, INT64_MAX, integer, real
 from ._binding import check, ffi, lib
-from ._buffers import DATATYPES, as_array, datatype_of, input_pointer, require_contiguous, supported_dtype
+from ._buffers import (DATATYPES, DEVICE, acquire, acquire_like, datatype_of, input_pointer, require_contiguous,
+                       supported_dtype)
 from ._comm import agree_on, lib_comm
-from ._gpu import array_module, is_device_array
+from ._gpu import array_module
+from ._keywords import keyword_only
 from ._request import Request
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -85,8 +87,14 @@ class _HostInput:
 
 
 def _prepare(indices, values, size, algorithm, density_threshold):
-    index_array = as_array(indices, "indices")
-    value_array = as_array(values, "values")
+    """The checked input of a call: a _HostInput, or for GPU arrays a
+    _gpu_sparse.DeviceInput."""
+    index_buffer = acquire(indices, "indices")
+    value_buffer = acquire_like(index_buffer, values, "values")
+    if index_buffer.kind == DEVICE:
+        from . import _gpu_sparse  # here, not at the top: it builds on this module
+        return _gpu_sparse.prepare(index_buffer, value_buffer, size, algorithm, density_threshold)
+    index_array, value_array = index_buffer.array, value_buffer.array
     checked = check_arguments(index_array, value_array, size, algorithm, density_threshold)
     require_contiguous(index_array, "indices")
     require_contiguous(value_array, "values")
@@ -128,17 +136,14 @@ def _threshold(density_threshold):
 def _arguments(comm, indices, values, size, algorithm, density_threshold):
     """(the C call's arguments, the index dtype of the result, the call's input)."""
     handle = lib_comm(comm)
-    prepare = _prepare
-    if not isinstance(indices, np.ndarray) and is_device_array(indices):
-        from . import _gpu_sparse  # here, not at the top: it builds on this module
-        prepare = _gpu_sparse.prepare
-    call_input = agree_on(handle, lambda: prepare(indices, values, size, algorithm, density_threshold))
+    call_input = agree_on(handle, lambda: _prepare(indices, values, size, algorithm, density_threshold))
     index_array, index_type, value_array, datatype, size, code, threshold = call_input.checked
     return (input_pointer(index_array), index_type, input_pointer(value_array), datatype, value_array.size, size,
             code, threshold, handle), index_array.dtype, call_input
 
 
-def sparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
+@keyword_only
+def sparse_allreduce(indices, values, size, *, comm=None, algorithm="auto", density_threshold=None):
     """Sums the sparse vectors ``(indices, values)`` of every rank of ``comm``.
 
     ``indices`` (int32 or int64) may be unsorted and repeat (repeats are
@@ -160,7 +165,8 @@ def sparse_allreduce(indices, values, size, comm=None, algorithm="auto", density
     return call_input.place(SparseResult(handle, index_dtype))
 
 
-def isparse_allreduce(indices, values, size, comm=None, algorithm="auto", density_threshold=None):
+@keyword_only
+def isparse_allreduce(indices, values, size, *, comm=None, algorithm="auto", density_threshold=None):
     """Nonblocking :func:`sparse_allreduce`: returns a :class:`Request` whose
     ``wait()`` returns the :class:`SparseResult`. The input arrays may be
     reused as soon as this returns (they are copied when the call starts)."""

@@ -17,6 +17,7 @@ import torch
 from . import PartialAllreduce, sparse_allreduce
 from ._arguments import INT64_MAX, integer
 from ._comm import agree_on, lib_comm
+from ._keywords import keyword_only
 from .compress import TopKCompressor
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -113,7 +114,8 @@ class DistributedOptimizer:
     rank raise on every rank) and local in topk mode.
     """
 
-    def __init__(self, optimizer, params, mode="solo", comm=None, bucket_bytes=25 * 2**20,
+    @keyword_only
+    def __init__(self, optimizer, params, mode="solo", *, comm=None, bucket_bytes=25 * 2**20,
                  max_staleness=8, timeout=None, density=0.01):
         from mpi4py import MPI
         self.optimizer = optimizer

@@ -14,7 +14,7 @@ class DistributedOptimizer:
     mode: str | int
     buckets: list[Any]
     last_contributions: list[int]
-    def __init__(self, optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor], mode: str | int = "solo",
+    def __init__(self, optimizer: torch.optim.Optimizer, params: Iterable[torch.Tensor], mode: str | int = "solo", *,
                  comm: Any = None, bucket_bytes: int = ..., max_staleness: int = 8, timeout: float | None = None,
                  density: float = 0.01) -> None: ...
     @property
