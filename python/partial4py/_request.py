@@ -115,9 +115,14 @@ def waitany(requests):
     none is active, including for an empty list, it returns
     ``(MPI.UNDEFINED, None)`` at once, so ``while True: i, r =
     waitany(reqs)`` ends on ``i == MPI.UNDEFINED``. A request that completes
-    with an error raises it here."""
+    with an error raises it here. Over several active requests it polls
+    them with ``test()``, so a PartialAllreduce's ``timeout`` (which bounds
+    blocking waits) does not end it; over one it waits on it."""
     requests = list(requests)
     active = [index for index, request in enumerate(requests) if not request._done]
+    if len(active) == 1:
+        # Blocking, so that a PartialAllreduce's timeout applies (test() never times out).
+        return active[0], requests[active[0]].wait()
     pause = 0.0
     while active:
         for index in active:

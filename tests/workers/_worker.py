@@ -42,15 +42,25 @@ def raised(fn):
     return {"raised": None}
 
 
-def run_cases(args, run_case, **fields):
-    """Runs run_case(case, comm) for each case on COMM_WORLD, or with
-    args["split"] on the even and odd halves of it, and reports the digests
-    (and fields)."""
+def communicator(args):
+    """(comm, color, members): COMM_WORLD, or with args["split"] the even
+    (color 0) or odd (color 1) half of it; members are the world ranks in
+    comm, in its rank order (so rank_input(seed, members[r], ...) is the
+    input of comm's rank r)."""
     world = MPI.COMM_WORLD
-    color = world.Get_rank() % 2 if args.get("split") else 0
-    comm = world.Split(color, world.Get_rank()) if args.get("split") else world
+    if not args.get("split"):
+        return world, 0, list(range(world.Get_size()))
+    color = world.Get_rank() % 2
+    members = [r for r in range(world.Get_size()) if r % 2 == color]
+    return world.Split(color, world.Get_rank()), color, members
+
+
+def run_cases(args, run_case, **fields):
+    """Runs run_case(case, comm) for each case on communicator(args) and
+    reports the digests (and fields)."""
+    comm, color, _ = communicator(args)
     report(digests=[run_case(case, comm) for case in args["cases"]], color=color, **fields)
-    if comm is not world:
+    if comm is not MPI.COMM_WORLD:
         comm.Free()
 
 
