@@ -20,6 +20,32 @@ def dense(comm: MPI.Intracomm) -> float:
     return float(total[0] + request.wait()[0])
 
 
+def in_place(comm: MPI.Intracomm) -> int:
+    buf = np.arange(8, dtype=np.int64)
+    total: npt.NDArray[np.int64] = partial4py.allreduce(MPI.IN_PLACE, buf, comm=comm)
+    later: partial4py.Request[npt.NDArray[np.int64]] = partial4py.iallreduce(MPI.IN_PLACE, buf, op="max")
+    with partial4py.PartialAllreduce(8, dtype=np.int64, comm=comm, mode="sync") as pa:
+        pa.allreduce(MPI.IN_PLACE, buf)
+        pa.start(MPI.IN_PLACE, buf).wait()
+    return int(total[0] + later.wait()[0])
+
+
+def requests(comm: MPI.Intracomm) -> list[object]:
+    x = np.ones(4, np.float64)
+    with partial4py.iallreduce(x, comm=comm) as request:
+        finished: bool = request.done()
+    results: list[object] = partial4py.waitall([partial4py.iallreduce(x, comm=comm),
+                                                partial4py.isparse_allreduce(np.arange(4), x, 4, comm=comm)])
+    pending = [partial4py.iallreduce(x, comm=comm) for _ in range(3)]
+    while True:
+        index, result = partial4py.waitany(pending)
+        if index == MPI.UNDEFINED:
+            break
+        results.append(result)
+    results.append(finished)
+    return results
+
+
 def sparse() -> int:
     indices = np.array([3, 1, 3], np.int64)
     values = np.array([1.0, 2.0, 3.0], np.float64)
