@@ -8,8 +8,8 @@ import numpy as np
 
 from ._arguments import INT64_MAX, integer, real
 from ._binding import check, ffi, lib
-from ._buffers import (DATATYPES, DEVICE, HOST, HostReduction, acquire, acquire_call, op_code, require_contiguous,
-                       require_writable, supported_dtype)
+from ._buffers import (DATATYPES, DEVICE, HOST, Acquired, HostReduction, acquire, acquire_call, op_code,
+                       require_contiguous, require_writable, supported_dtype)
 from ._comm import agree_on, lib_comm
 from ._gpu import array_module
 from ._keywords import keyword_only
@@ -137,12 +137,6 @@ class PartialAllreduce:
             raise InvalidArgumentError(f"{name} has {array.size} elements; this PartialAllreduce has count "
                                        f"{self.count}")
 
-    def _check_host(self, array, name, writable):
-        self._check_layout(array, name)
-        require_contiguous(array, name)
-        if writable:
-            require_writable(array, name)
-
     def _checked(self, check_buffers):
         """(handle, check_buffers()); a bad buffer fails the object on every
         rank, through the protocol, before the exception is raised here."""
@@ -158,24 +152,23 @@ class PartialAllreduce:
         recv None: allocate the result, on send's side). GPU buffers are
         staged through pinned host memory: the progress thread reduces on
         the host, so device pointers would not do even with a CUDA-aware MPI."""
-        if next((b.kind for b in (send, recv) if b is not None), HOST) == DEVICE:
-            if send is not None:
-                self._check_layout(send.array, send_name)
+        send_array = None if send is None else send.array
+        if send_array is not None:
+            self._check_layout(send_array, send_name)
+        if recv is not None:
+            self._check_layout(recv.array, "recvbuf")
+        if (send or recv).kind == DEVICE:
             if recv is None:
-                recv_array, recv_stream = array_module(send.array).empty(self.count, self.dtype), send.stream
-            else:
-                recv_array, recv_stream = recv.array, recv.stream
-                self._check_layout(recv_array, "recvbuf")
-            return StagedReduction(None if send is None else send.array, None if send is None else send.stream,
-                                   recv_array, recv_stream)
-        if send is not None:
-            self._check_host(send.array, send_name, False)
+                return StagedReduction(send_array, send.stream, array_module(send_array).empty(self.count, self.dtype),
+                                       send.stream)
+            return StagedReduction(send_array, None if send is None else send.stream, recv.array, recv.stream)
+        if send_array is not None:
+            require_contiguous(send_array, send_name)
         if recv is None:
-            recv_array = np.empty(self.count, self.dtype)
-        else:
-            recv_array = recv.array
-            self._check_host(recv_array, "recvbuf", True)
-        return HostReduction(None if send is None else send.array, recv_array)
+            return HostReduction(send_array, np.empty(self.count, self.dtype))
+        require_contiguous(recv.array, "recvbuf")
+        require_writable(recv.array, "recvbuf")
+        return HostReduction(send_array, recv.array)
 
     def _call(self, sendbuf, recvbuf):
         """(handle, reduction) of an allreduce() or start()."""
@@ -215,8 +208,13 @@ class PartialAllreduce:
         array to have it on the GPU."""
         info = ffi.new("lp_partial_info_t *")
 
-        handle, reduction = self._checked(
-            lambda: self._prepare(None, None if recvbuf is None else acquire(recvbuf, "recvbuf", writable=True)))
+        def prepare():
+            # Without a buffer to follow, the result is a new host array.
+            if recvbuf is None:
+                return self._prepare(None, Acquired(HOST, np.empty(self.count, self.dtype)))
+            return self._prepare(None, acquire(recvbuf, "recvbuf", writable=True))
+
+        handle, reduction = self._checked(prepare)
         run_or_release(reduction, lib.lp_partial_flush, handle, reduction.recv_pointer, info)
         return PartialInfo(info, reduction.result())
 
