@@ -59,10 +59,9 @@ class Request:
             check(lib.lp_request_wait(handle))
             self._result = self._finish()
         except Exception as exc:
-            self._error = exc
+            self._error = exc  # the buffers stay with the request, as they did while it ran
             raise
-        finally:
-            self._keepalive = None
+        self._keepalive = None
 
     def __enter__(self):
         return self
