@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests"))
 
 import hosts  # noqa: E402
@@ -80,11 +82,31 @@ def run_bed(count, rate, out_root, quick):
                                                         "-i", "20" if quick else "60", "-x", "5", "-c"],
                              out_dir, env),
         }
+        if count >= 4:
+            results["slow_link"] = slow_link(bed, rate, launch, out_dir, env, quick)
         traffic = {h: bed.traffic(h) for h in bed.hosts}
     subprocess.run([sys.executable, "-m", "partial4py.bench.plot", *(os.path.join(out_dir, f"{k}.json")
-                                                                     for k in results), "-o", out_dir],
+                                                                     for k in ("dense", "sparse", "partial")), "-o", out_dir],
                    check=True, timeout=300, capture_output=True)
     return {"hosts": count, "rate": rate, "results": results, "traffic": traffic}
+
+
+SLOW_RATE = "50mbit"
+
+
+def slow_link(bed, rate, launch, out_dir, env, quick):
+    """Solo and sync rounds of 128 KiB with 40 ms of compute, before and after
+    the last host's link drops to SLOW_RATE: the pace of rank 0, on a fast host."""
+    args = ["partial", "-m", "131072:131072", "-M", "solo,sync", "-t", "40", "-e", "0", "-w", "40",
+            "-i", "10" if quick else "30", "-x", "5", "-c"]
+    fast = bench(launch, len(bed.hosts), "slow_link_before", args, out_dir, env)
+    slow_host = bed.hosts[-1]
+    bed.shape(slow_host, rate=SLOW_RATE)
+    try:
+        slow = bench(launch, len(bed.hosts), "slow_link_after", args, out_dir, env)
+    finally:
+        bed.shape(slow_host, rate=rate)
+    return {"before": fast, "after": slow, "slow_host": slow_host}
 
 
 def sparse_ratios(sparse_json):
@@ -106,22 +128,35 @@ def sparse_ratios(sparse_json):
 def summary(beds):
     lines = ["# Benchmarks on the multi-host test bed", "",
              f"Command: `{shlex.join(sys.argv)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
+             "raw: one rank's nonzeros (int32 index + float32 value) sent once at the link rate, the least any "
+             "algorithm moves at P=2.", "",
              "| hosts | link | density | dense MPI_Allreduce (ms) | auto (ms) | auto chose | auto speedup |"
-             " best algorithm (ms) | auto / best | allgather (ms) | best / allgather |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             " best algorithm (ms) | auto / best | allgather (ms) | allgather / best | raw (ms) | best / raw |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for bed in beds:
         for density, r in sparse_ratios(bed["results"]["sparse"]).items():
             allgather = r["per_algorithm_us"]["allgather"]
+            raw_us = np.ceil(density * N_BYTES / 4) * 8 * 8 / hosts.bed.rate_bits(bed["rate"]) * 1e6
             lines.append(f"| {bed['hosts']} | {bed['rate']} | {density:.1%} | {r['dense_us'] / 1e3:.1f} | "
                          f"{r['auto_us'] / 1e3:.2f} | {r['auto_chose']} | {r['auto_speedup']:.1f}x | "
                          f"{r['best']} {r['best_us'] / 1e3:.2f} | {r['auto_over_best']:.2f} | "
-                         f"{allgather / 1e3:.2f} | {allgather / r['best_us']:.2f}x |")
+                         f"{allgather / 1e3:.2f} | {allgather / r['best_us']:.2f}x | {raw_us / 1e3:.2f} | "
+                         f"{r['best_us'] / raw_us:.1f}x |")
     lines += ["", "| hosts | link | mode | imbalance (ms) | round (us) | MPI_Allreduce (us) | speedup |",
               "|---|---|---|---|---|---|---|"]
     for bed in beds:
         for row in bed["results"]["partial"]["rows"]:
             lines.append(f"| {bed['hosts']} | {bed['rate']} | {row['mode']} | {row['imbalance_ms']:g} | "
                          f"{row['avg_us']:.0f} | {row['MPI_Allreduce(us)']:.0f} | {row['speedup']:.2f}x |")
+    lines += ["", f"Slow link: 128 KiB rounds, 40 ms compute, the last host's link at {SLOW_RATE}; "
+              "seconds per round of rank 0 (a fast host).", "",
+              "| hosts | link | mode | before (ms) | after (ms) | after / before |", "|---|---|---|---|---|---|"]
+    for bed in beds:
+        slow = bed["results"].get("slow_link")
+        if slow:
+            for before, after in zip(slow["before"]["rows"], slow["after"]["rows"]):
+                lines.append(f"| {bed['hosts']} | {bed['rate']} | {before['mode']} | {before['avg_us'] / 1e3:.1f} | "
+                             f"{after['avg_us'] / 1e3:.1f} | {after['avg_us'] / before['avg_us']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -78,3 +78,4 @@ def test_one_host_cut_off_from_four(bed4):
         assert result["call"]["raised"] == "TimeoutError", result
         assert result["close"]["raised"] == "TimeoutError", result
         assert result["close"]["elapsed"] <= TIMEOUT + MARGIN, result
+

@@ -156,8 +156,9 @@ class Bed:
 
     # --- shaping and faults ----------------------------------------------
     def shape(self, host, rate=None, delay_ms=None, loss_percent=None):
-        """Limits ``host``'s link in both directions. ``rate`` uses tbf; delay
-        and loss need netem, which raises BedUnsupported where the kernel lacks it."""
+        """Limits ``host``'s link in both directions; with no limit given, removes
+        them. ``rate`` uses tbf; delay and loss need netem, which raises
+        BedUnsupported where the kernel lacks it."""
         for namespace, device in self._link_ends(host):
             _run("ip", "netns", "exec", namespace, "tc", "qdisc", "del", "dev", device, "root", check=False)
             if delay_ms is not None or loss_percent is not None:
