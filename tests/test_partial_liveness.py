@@ -10,12 +10,11 @@ from partial_transports import environment_of, transports
 TIMEOUT = 1.5
 
 
-@pytest.mark.parametrize("env", transports())
-@pytest.mark.parametrize("mode", ["majority", "sync", "solo"])
-def test_a_call_that_cannot_complete_times_out(mode, env):
-    env = environment_of(env)
-    results = run_mpi(4, "partial_liveness", {"mode": mode, "max_staleness": 2, "timeout": TIMEOUT}, env=env,
-                      timeout=90)
+def liveness_args(mode):
+    return {"mode": mode, "max_staleness": 2, "timeout": TIMEOUT}
+
+
+def check_timed_out(results, mode):
     outcome = results[0]
     assert outcome.get("raised") == "TimeoutError", outcome
     assert outcome["is_error"]
@@ -26,6 +25,13 @@ def test_a_call_that_cannot_complete_times_out(mode, env):
         assert outcome["completed"] == 3, outcome
     else:
         assert outcome["completed"] == 0, outcome
+
+
+@pytest.mark.parametrize("env", transports())
+@pytest.mark.parametrize("mode", ["majority", "sync", "solo"])
+def test_a_call_that_cannot_complete_times_out(mode, env):
+    env = environment_of(env)
+    check_timed_out(run_mpi(4, "partial_liveness", liveness_args(mode), env=env, timeout=90), mode)
 
 
 @pytest.mark.parametrize("nprocs", [1, 3])
