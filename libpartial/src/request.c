@@ -50,8 +50,6 @@ lp_result_t lp_request_wait(lp_request_t request)
     return result;
 }
 
-lp_result_t lp_request_free(lp_request_t request) { return lp_request_wait(request); }
-
 lp_result_t lp_waitall(MPI_Request *requests, int64_t n)
 {
     for (int64_t first = 0; first < n; first += INT_MAX) {
