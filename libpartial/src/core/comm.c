@@ -1,6 +1,6 @@
 /* Library communicators: the private duplicate, the registry that releases
  * them when MPI finalizes, and the collective error agreement. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * fails on every rank instead of leaving the others waiting. The user
  * thread only touches shared state under partial->lock; all MPI traffic
  * belongs to the progress thread (partial_progress.c). */
-#include "internal.h"
+#include "core/core.h"
 
 #include <errno.h>
 #include <math.h>

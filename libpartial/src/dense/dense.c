@@ -1,6 +1,6 @@
 /* Dense allreduce: MPI_Allreduce / MPI_Iallreduce on the private
  * communicator, in chunks of at most lp_max_mpi_count() elements. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,6 @@
 /* Declarations shared by the core's source files; not installed. */
-#ifndef LP_INTERNAL_H
-#define LP_INTERNAL_H
+#ifndef LP_CORE_CORE_H
+#define LP_CORE_CORE_H
 
 #include "libpartial.h"
 
@@ -392,4 +392,4 @@ lp_result_t lp_partial_start_thread(lp_partial_t partial);
 /* Blocks until the thread has exited; with abandon set, it leaves at once. */
 void lp_partial_join_thread(lp_partial_t partial);
 
-#endif /* LP_INTERNAL_H */
+#endif /* LP_CORE_CORE_H */

@@ -1,6 +1,6 @@
 /* Mapping of the library's datatypes and ops to MPI, and argument checks
  * shared by every reduction. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* The one request type behind every nonblocking call. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <stdlib.h>
