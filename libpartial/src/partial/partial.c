@@ -3,8 +3,8 @@
  * rank whose call is bad reports it through the protocol, so the object
  * fails on every rank instead of leaving the others waiting. The user
  * thread only touches shared state under partial->lock; all MPI traffic
- * belongs to the progress thread (partial_progress.c). */
-#include "core/core.h"
+ * belongs to the progress thread (progress.c). */
+#include "partial/partial.h"
 
 #include <errno.h>
 #include <math.h>

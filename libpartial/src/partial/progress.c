@@ -11,7 +11,7 @@
  * order; a round's reduction is a ring reduce-scatter followed by a ring
  * allgather, so each element is reduced once, on one rank, and every rank
  * receives the same bits with O(N) traffic per rank. */
-#include "core/core.h"
+#include "partial/partial.h"
 
 #include <errno.h>
 #include <sched.h>

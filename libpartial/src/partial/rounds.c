@@ -2,7 +2,7 @@
  * snapshot a firing round consumes, the ring of completed rounds, and the
  * callers waiting for them. Everything here runs under partial->lock except
  * buffer allocation. */
-#include "core/core.h"
+#include "partial/partial.h"
 
 #include <float.h>
 #include <math.h>

@@ -14,7 +14,7 @@
  * fold of recursive doubling), or computed by two partners from the same
  * two operands, where IEEE addition being commutative gives both the same
  * bits (the rounds of recursive doubling). */
-#include "core/core.h"
+#include "sparse/sparse.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The alpha-beta cost model behind LP_SPARSE_AUTO, and the measurement of
  * its local-work constants. Formulas are explained in docs/sparse.md. */
-#include "core/core.h"
+#include "sparse/sparse.h"
 
 #include <ctype.h>
 #include <errno.h>
