@@ -2,6 +2,7 @@
 #ifndef LP_CORE_COMM_H
 #define LP_CORE_COMM_H
 
+#include "core/registry.h"
 #include "libpartial.h"
 #include <stdint.h>
 #include <string.h>
@@ -12,8 +13,7 @@ struct lp_comm_s {
     int size;
     int released;           /* MPI resources gone (destroyed, or MPI finalized) */
     uint32_t op_sequence;   /* advances once per collective call, same on all ranks */
-    struct lp_comm_s *prev; /* registry of live communicators */
-    struct lp_comm_s *next;
+    struct lp_registry_link registry; /* among the live communicators */
 };
 
 /* A tag block unique to this collective call among those in flight on the

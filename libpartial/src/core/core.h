@@ -3,9 +3,11 @@
 #ifndef LP_CORE_CORE_H
 #define LP_CORE_CORE_H
 
+#include "core/chunk.h"
 #include "core/comm.h"
 #include "core/datatype.h"
 #include "core/error.h"
+#include "core/registry.h"
 #include "core/request.h"
 #include "core/scratch.h"
 

@@ -16,6 +16,9 @@ MPI_Op lp_mpi_op(lp_op_t op);
  * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths), as it was
  * at the first call that needed it. */
 int64_t lp_max_mpi_count(void);
+/* inout = in op inout, elementwise over count elements (MPI_Reduce_local in
+ * chunks of lp_max_mpi_count()). */
+lp_result_t lp_reduce_local(const void *in, void *inout, int64_t count, lp_datatype_t datatype, lp_op_t op);
 /* Validates (datatype, op) for a reduction; LP_SUCCESS or a failure. */
 lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
                                     int64_t count, lp_datatype_t datatype,

@@ -7,6 +7,10 @@
 /* Records a formatted detail for lp_get_last_error() and returns code. */
 lp_result_t lp_fail(lp_result_t code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Passes a failure on with more said about it: the detail becomes the one
+ * recorded last (on this thread), "; ", and the formatted addition. */
+lp_result_t lp_fail_more(lp_result_t code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Maps an MPI return code to LP_ERR_MPI with MPI's own message. */
 lp_result_t lp_check_mpi(int mpi_rc, const char *what);
 

@@ -118,7 +118,8 @@ struct lp_partial_s {
     int64_t announced[5];    /* rank 0: the last notice sent (fired, min, flush, failure, finish) */
     int announced_once;
     int released;            /* MPI resources freed */
-    struct lp_partial_s *registry_next;
+    struct lp_registry_link registry; /* among the live objects */
+    struct lp_partial_s *kept_next;   /* among those kept for MPI (partial.c) */
 };
 
 /* rounds.c */

@@ -232,32 +232,21 @@ static int ring_block(lp_partial_t partial, int shift)
     return (int)(((partial->rank + shift) % partial->size + partial->size) % partial->size);
 }
 
-static int64_t chunks_of(int64_t length)
-{
-    const int64_t chunk = lp_max_mpi_count();
-    return (length + chunk - 1) / chunk;
-}
-
 /* Receives length elements from the left neighbour into in while sending
  * length from out to the right one, in chunks of at most one MPI count. */
 static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, const void *out, int64_t out_length)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
     const int left = (partial->rank + partial->size - 1) % partial->size, right = (partial->rank + 1) % partial->size;
-    const int64_t chunk = lp_max_mpi_count();
     const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
     reduction->nrequests = 0;
-    reduction->nreceives = chunks_of(in_length);
-    for (int64_t offset = 0; offset < in_length; offset += chunk) {
-        int n = (int)(in_length - offset < chunk ? in_length - offset : chunk);
-        LP_TRY_MPI(MPI_Irecv((char *)in + offset * partial->width, n, type, left, REDUCE_TAG, partial->comm,
+    reduction->nreceives = lp_mpi_chunk_count(in_length);
+    for (struct lp_chunks c = lp_mpi_chunks(in_length); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Irecv((char *)in + c.offset * partial->width, c.count, type, left, REDUCE_TAG, partial->comm,
                              &reduction->requests[reduction->nrequests++]));
-    }
-    for (int64_t offset = 0; offset < out_length; offset += chunk) {
-        int n = (int)(out_length - offset < chunk ? out_length - offset : chunk);
-        LP_TRY_MPI(MPI_Isend((const char *)out + offset * partial->width, n, type, right, REDUCE_TAG,
+    for (struct lp_chunks c = lp_mpi_chunks(out_length); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Isend((const char *)out + c.offset * partial->width, c.count, type, right, REDUCE_TAG,
                              partial->comm, &reduction->requests[reduction->nrequests++]));
-    }
     return LP_SUCCESS;
 }
 
@@ -289,15 +278,9 @@ static lp_result_t reduce_received(lp_partial_t partial)
 {
     const struct lp_partial_reduction *reduction = &partial->reduction;
     const int block = ring_block(partial, -reduction->step - 1);
-    const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
     const int64_t start = block_offset(partial, block) * partial->width;
-    for (int64_t offset = 0; offset < length; offset += chunk) {
-        int n = (int)(length - offset < chunk ? length - offset : chunk);
-        LP_TRY_MPI(MPI_Reduce_local((const char *)reduction->contribution + start + offset * partial->width,
-                                    reduction->result + start + offset * partial->width, n,
-                                    lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
-    }
-    return LP_SUCCESS;
+    return lp_reduce_local((const char *)reduction->contribution + start, reduction->result + start,
+                           block_length(partial, block), partial->datatype, partial->op);
 }
 
 static void free_reduction(struct lp_partial_reduction *reduction)
@@ -311,7 +294,7 @@ static void free_reduction(struct lp_partial_reduction *reduction)
 static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
-    const int64_t most_chunks = chunks_of(partial->count / partial->size + 1);
+    const int64_t most_chunks = lp_mpi_chunk_count(partial->count / partial->size + 1);
     reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(2 * most_chunks));
     if (reduction->requests == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);
