@@ -3,6 +3,7 @@
 #define LP_PARTIAL_PARTIAL_H
 
 #include "core/core.h"
+#include "partial/protocol.h"
 #include <pthread.h>
 
 /* Shared by partial.c (entry points), rounds.c (pending
@@ -56,6 +57,40 @@ struct lp_partial_reduction {
 
 struct lp_partial_send;      /* a control message in flight (progress.c) */
 
+/* The object's lifecycle flags. They stay separate flags, not one state
+ * enum, because they are not one sequence: a flush can be in progress when
+ * close is requested, an error can come in any state, and abandon can cut
+ * in anywhere, close included; one enum would need their product.
+ *
+ *   flush_requested  [lock] set by lp_partial_flush; cleared, with flush_sent,
+ *                    when the flush round completes (rounds.c), so the next
+ *                    flush starts afresh.
+ *   flush_sent       [lock] set by the thread once FLUSH went to the coordinator.
+ *   close_requested  [lock] set by lp_partial_destroy; never cleared. Calls
+ *                    after it fail with LP_ERR_CLOSED.
+ *   close_sent       [lock] set by the thread once CLOSE went to the coordinator.
+ *   local_error_sent [lock] set by the thread once this rank's local_error
+ *                    (lp_partial_report_error) went to the coordinator.
+ *   finish_announced [lock] set when the coordinator's notice says every rank
+ *                    closed; the thread finishes the fired rounds and exits.
+ *   abandon          [lock] local teardown without the handshake: set by
+ *                    release_locally (MPI finalizing) or when close timed
+ *                    out. The thread leaves at once and abandons its MPI
+ *                    requests (shut_down in progress.c).
+ *   thread_exited    [lock] the thread's last act; destroy waits for it.
+ *   mpi_holds_memory [lock] set by an abandoning shut_down when a request it
+ *                    could not complete may still touch the object's memory:
+ *                    the object is then kept, never freed (partial.c).
+ *   released         the thread is joined and the communicator freed, by
+ *                    destroy or release_locally; written by the one user
+ *                    thread that does so, after the join.
+ *   destroyed        [lock] lp_partial_destroy has run; the last request
+ *                    released (live_requests 0) frees the object.
+ *   announced_once   [thread] rank 0 has sent a notice; the first is always sent.
+ *
+ * In order, on the normal path: close_requested, close_sent,
+ * finish_announced, thread_exited, released, destroyed; flush_requested and
+ * flush_sent come and go before that. */
 struct lp_partial_s {
     /* fixed at creation */
     MPI_Comm comm;           /* the object's own duplicate */
@@ -106,7 +141,7 @@ struct lp_partial_s {
 
     /* progress thread only [thread] */
     MPI_Request control_request;
-    int64_t control_message[8];
+    struct lp_partial_control control_message;
     struct lp_partial_send *sends;
     struct lp_partial_reduction reduction;
     int64_t *coordinator_calls;   /* rank 0: calls made by each rank */
@@ -115,7 +150,7 @@ struct lp_partial_s {
     int coordinator_failed_rank;
     int coordinator_finish;
     int64_t coordinator_fired, coordinator_min, coordinator_flush_round, coordinator_forced_first;
-    int64_t announced[5];    /* rank 0: the last notice sent (fired, min, flush, failure, finish) */
+    struct lp_partial_control announced; /* rank 0: the last notice sent */
     int announced_once;
     int released;            /* MPI resources freed */
     struct lp_registry_link registry; /* among the live objects */
