@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import installed_libdir
 from mpi_harness import launch_env, mpiexec_command
 
-ROOT = Path(__file__).resolve().parent.parent
 CONSUMER = Path(__file__).parent / "consumer"
 MPICC = os.environ.get("MPICC", "mpicc")
 
@@ -22,16 +22,8 @@ def run(command, env=None):
 
 
 @pytest.fixture(scope="module")
-def prefix(tmp_path_factory):
-    if shutil.which(MPICC) is None or shutil.which("cmake") is None:
-        pytest.skip(f"needs cmake and {MPICC}")
-    base = tmp_path_factory.mktemp("install")
-    build = base / "build"
-    run(["cmake", "-S", str(ROOT), "-B", str(build), f"-DMPI_C_COMPILER={shutil.which(MPICC)}",
-         "-DLP_BUILD_TESTS=OFF", "-DLP_BUILD_BENCHMARKS=OFF", f"-DCMAKE_INSTALL_PREFIX={base / 'prefix'}"])
-    run(["cmake", "--build", str(build), "-j", "2"])
-    run(["cmake", "--install", str(build)])
-    return base / "prefix"
+def prefix(install_prefix):
+    return install_prefix
 
 
 def run_consumer(executable):
@@ -42,8 +34,7 @@ def run_consumer(executable):
 def test_pkg_config_consumer(prefix, tmp_path):
     if shutil.which("pkg-config") is None:
         pytest.skip("needs pkg-config")
-    libdir = next(p for p in (prefix / "lib", prefix / "lib64", *prefix.glob("lib/*-linux-gnu"))
-                  if (p / "pkgconfig" / "libpartial.pc").exists())
+    libdir = installed_libdir(prefix)
     flags = run(["pkg-config", "--cflags", "--libs", "libpartial"],
                 env=dict(os.environ, PKG_CONFIG_PATH=str(libdir / "pkgconfig")))
     executable = tmp_path / "consumer"

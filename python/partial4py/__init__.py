@@ -15,7 +15,18 @@ from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
 from .partial import PartialAllreduce, PartialInfo
 from .mpi_cuda import cuda_aware, cuda_support
 
-__version__ = "0.1.0"
+from ._binding import ffi as _ffi, lib as _lib
+
+
+def _library_version():
+    """The loaded C library's version: the build writes one number into the
+    library, its header and this distribution's metadata alike."""
+    parts = _ffi.new("int[3]")
+    _lib.lp_get_version(parts, parts + 1, parts + 2)
+    return f"{parts[0]}.{parts[1]}.{parts[2]}"
+
+
+__version__ = _library_version()
 
 __all__ = [
     "allreduce", "iallreduce", "Request", "waitall", "waitany",

@@ -25,6 +25,8 @@ SHIM_CDEF = "lp_result_t p4p_comm_create_from_address(uintptr_t address, lp_comm
 
 def cdef_from_header(text):
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    # The export macro means nothing to cffi's parser.
+    text = re.sub(r"\bLP_API\s+", "", text)
     text = re.sub(r"#ifdef __cplusplus.*?#endif", "", text, flags=re.S)
     lines = []
     for line in text.splitlines():

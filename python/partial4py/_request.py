@@ -82,7 +82,7 @@ class Request:
     def __del__(self):
         if not self._done and self._handle != ffi.NULL:
             warnings.warn("a partial4py request was never waited on; waiting now", ResourceWarning)
-            lib.lp_request_free(self._handle)
+            lib.lp_request_wait(self._handle)
 
 
 def waitall(requests):

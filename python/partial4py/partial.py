@@ -87,7 +87,7 @@ class _PartialRequest(Request):
         if not self._done and self._handle != ffi.NULL:
             warnings.warn("a partial allreduce request was never waited on; detaching it", ResourceWarning)
             lib.lp_partial_request_detach(self._handle)
-            lib.lp_request_free(self._handle)
+            lib.lp_request_wait(self._handle)
 
 
 class PartialAllreduce:

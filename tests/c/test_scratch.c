@@ -3,7 +3,7 @@
  * intact while threads allocate and free concurrently. Local code: every
  * rank runs the same checks. */
 #include "check.h"
-#include "internal.h"
+#include "core/core.h"
 
 #include <mpi.h>
 #include <pthread.h>

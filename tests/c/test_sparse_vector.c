@@ -2,7 +2,7 @@
  * sparsify, the int32 wire form) against brute-force dense references.
  * Pure local code: every rank runs the same checks. */
 #include "check.h"
-#include "internal.h"
+#include "sparse/sparse.h"
 
 #include <string.h>
 

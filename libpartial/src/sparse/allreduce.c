@@ -1,6 +1,6 @@
 /* Sparse allreduce: the public entry points, the error agreement, the
  * algorithm choice, the request, and the result object. */
-#include "internal.h"
+#include "sparse/sparse.h"
 
 #include <math.h>
 #include <stdlib.h>

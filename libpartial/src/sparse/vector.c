@@ -1,7 +1,7 @@
 /* Sparse vectors: normalization of user input, merge-sum of two sorted
  * vectors, densify and sparsify. The kernels are generated once per
  * datatype so that inner loops switch on nothing and call nothing. */
-#include "internal.h"
+#include "sparse/sparse.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The alpha-beta cost model behind LP_SPARSE_AUTO, and the measurement of
  * its local-work constants. Formulas are explained in docs/sparse.md. */
-#include "internal.h"
+#include "sparse/sparse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -134,7 +134,7 @@ lp_result_t lp_sparse_get_cost_model(double *alpha, double *beta, double *gamma,
 {
     if (alpha == NULL || beta == NULL || gamma == NULL || delta == NULL)
         return lp_fail(LP_ERR_INVALID_ARGUMENT, "output pointer is NULL");
-    struct lp_sparse_cost_model model;
+    struct lp_sparse_cost_model model = {0};
     LP_TRY(lp_sparse_cost_model(&model));
     *alpha = model.alpha;
     *beta = model.beta;
@@ -291,7 +291,7 @@ static int fill_problem(struct lp_sparse_problem *p, int64_t size, int64_t nnz, 
 double lp_sparse_predict_seconds(lp_sparse_algorithm_t algorithm, int64_t size, int64_t nnz, int nprocs,
                                  lp_datatype_t datatype, double density_threshold)
 {
-    struct lp_sparse_cost_model model;
+    struct lp_sparse_cost_model model = {0};
     if (lp_sparse_cost_model(&model) != LP_SUCCESS) return NAN;
     struct lp_sparse_problem p;
     if (!fill_problem(&p, size, nnz, nprocs, datatype, density_threshold)) return HUGE_VAL;
@@ -310,7 +310,7 @@ lp_sparse_algorithm_t lp_sparse_select_with(const struct lp_sparse_cost_model *m
 lp_sparse_algorithm_t lp_sparse_select_algorithm(int64_t size, int64_t nnz, int nprocs, lp_datatype_t datatype,
                                                  double density_threshold)
 {
-    struct lp_sparse_cost_model model;
+    struct lp_sparse_cost_model model = {0};
     if (lp_sparse_cost_model(&model) != LP_SUCCESS) return LP_SPARSE_AUTO;
     return lp_sparse_select_with(&model, size, nnz, nprocs, datatype, density_threshold);
 }

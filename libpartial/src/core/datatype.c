@@ -1,6 +1,6 @@
 /* Mapping of the library's datatypes and ops to MPI, and argument checks
  * shared by every reduction. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -79,5 +79,14 @@ lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
     if (!lp_op_is_valid(op)) return lp_fail(LP_ERR_INVALID_ARGUMENT, "op %d is not a libpartial op", (int)op);
     if (count > 0 && (sendbuf == NULL || recvbuf == NULL))
         return lp_fail(LP_ERR_INVALID_ARGUMENT, "buffer is NULL with count %lld", (long long)count);
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_reduce_local(const void *in, void *inout, int64_t count, lp_datatype_t datatype, lp_op_t op)
+{
+    const int64_t width = lp_datatype_size(datatype);
+    for (struct lp_chunks c = lp_mpi_chunks(count); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Reduce_local((const char *)in + c.offset * width, (char *)inout + c.offset * width, c.count,
+                                    lp_mpi_datatype(datatype), lp_mpi_op(op)));
     return LP_SUCCESS;
 }

@@ -1,16 +1,11 @@
-/* Library communicators: the private duplicate, the registry that releases
- * them when MPI finalizes, and the collective error agreement. */
-#include "internal.h"
+/* Library communicators: the private duplicate, released when MPI
+ * finalizes if the user never destroys it, and the collective error
+ * agreement. */
+#include "core/core.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lp_comm_s *registry_head = NULL;
-static int64_t registry_count = 0;
-static int finalize_keyval = MPI_KEYVAL_INVALID;
 
 static void release_mpi_resources(struct lp_comm_s *comm)
 {
@@ -19,53 +14,14 @@ static void release_mpi_resources(struct lp_comm_s *comm)
     MPI_Comm_free(&comm->comm);
 }
 
-/* MPI_Finalize deletes MPI_COMM_SELF's attributes first (MPI-3.1 8.7.1):
- * the standard place to free library communicators the user never did. */
-static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+static void release_at_finalize(struct lp_registry_link *link)
 {
-    (void)self; (void)keyval; (void)value; (void)extra;
-    pthread_mutex_lock(&registry_lock);
-    for (struct lp_comm_s *c = registry_head; c != NULL; c = c->next) release_mpi_resources(c);
-    pthread_mutex_unlock(&registry_lock);
-    return MPI_SUCCESS;
+    release_mpi_resources(LP_CONTAINER_OF(link, struct lp_comm_s, registry));
 }
 
-static lp_result_t register_finalize_hook(void)
-{
-    if (finalize_keyval != MPI_KEYVAL_INVALID) return LP_SUCCESS;
-    LP_TRY_MPI(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, release_all_at_finalize,
-                                      &finalize_keyval, NULL));
-    LP_TRY_MPI(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_keyval, NULL));
-    return LP_SUCCESS;
-}
+static struct lp_registry live_comms = LP_REGISTRY_INIT(release_at_finalize);
 
-static void registry_add(struct lp_comm_s *comm)
-{
-    pthread_mutex_lock(&registry_lock);
-    comm->next = registry_head;
-    if (registry_head) registry_head->prev = comm;
-    registry_head = comm;
-    registry_count++;
-    pthread_mutex_unlock(&registry_lock);
-}
-
-static void registry_remove(struct lp_comm_s *comm)
-{
-    pthread_mutex_lock(&registry_lock);
-    if (comm->prev) comm->prev->next = comm->next;
-    else registry_head = comm->next;
-    if (comm->next) comm->next->prev = comm->prev;
-    registry_count--;
-    pthread_mutex_unlock(&registry_lock);
-}
-
-int64_t lp_comm_live_count(void)
-{
-    pthread_mutex_lock(&registry_lock);
-    const int64_t count = registry_count;
-    pthread_mutex_unlock(&registry_lock);
-    return count;
-}
+int64_t lp_comm_live_count(void) { return lp_registry_count(&live_comms); }
 
 lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)
 {
@@ -92,15 +48,12 @@ lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)
     MPI_Comm_set_errhandler(comm->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm->comm, &comm->rank);
     MPI_Comm_size(comm->comm, &comm->size);
-    pthread_mutex_lock(&registry_lock);
-    rc = register_finalize_hook();
-    pthread_mutex_unlock(&registry_lock);
+    rc = lp_registry_add(&live_comms, &comm->registry);
     if (rc != LP_SUCCESS) {
         MPI_Comm_free(&comm->comm);
         free(comm);
         return rc;
     }
-    registry_add(comm);
     *out = comm;
     return LP_SUCCESS;
 }
@@ -108,7 +61,7 @@ lp_result_t lp_comm_create(MPI_Comm user_comm, lp_comm_t *out)
 lp_result_t lp_comm_destroy(lp_comm_t comm)
 {
     if (comm == NULL) return LP_SUCCESS;
-    registry_remove(comm);
+    lp_registry_remove(&live_comms, &comm->registry);
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) release_mpi_resources(comm);

@@ -3,8 +3,8 @@
  * rank whose call is bad reports it through the protocol, so the object
  * fails on every rank instead of leaving the others waiting. The user
  * thread only touches shared state under partial->lock; all MPI traffic
- * belongs to the progress thread (partial_progress.c). */
-#include "internal.h"
+ * belongs to the progress thread (progress.c). */
+#include "partial/partial.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,22 +13,6 @@
 #include <time.h>
 
 /* ---- live objects, released when MPI finalizes ---- */
-
-static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct lp_partial_s *registry_head = NULL;
-static int finalize_keyval = MPI_KEYVAL_INVALID;
-
-static void registry_remove(lp_partial_t partial)
-{
-    pthread_mutex_lock(&registry_lock);
-    for (struct lp_partial_s **link = &registry_head; *link != NULL; link = &(*link)->registry_next) {
-        if (*link == partial) {
-            *link = partial->registry_next;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&registry_lock);
-}
 
 /* Stops the thread without the collective close handshake (peers may be
  * gone) and frees the MPI resources. The memory stays, so that a later
@@ -44,40 +28,14 @@ static void release_locally(lp_partial_t partial)
     partial->released = 1;
 }
 
-/* MPI_Finalize deletes MPI_COMM_SELF's attributes before it tears MPI
- * down: the last moment a progress thread may still make MPI calls. */
-static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+/* At MPI_Finalize: the last moment a progress thread may still make MPI
+ * calls. Listed objects are never released yet: destroy unlists first. */
+static void release_at_finalize(struct lp_registry_link *link)
 {
-    (void)self; (void)keyval; (void)value; (void)extra;
-    pthread_mutex_lock(&registry_lock);
-    struct lp_partial_s *live = registry_head;
-    registry_head = NULL;
-    pthread_mutex_unlock(&registry_lock);
-    while (live != NULL) {
-        struct lp_partial_s *next = live->registry_next;
-        release_locally(live);
-        live = next;
-    }
-    return MPI_SUCCESS;
+    release_locally(LP_CONTAINER_OF(link, struct lp_partial_s, registry));
 }
 
-static lp_result_t registry_add(lp_partial_t partial)
-{
-    pthread_mutex_lock(&registry_lock);
-    lp_result_t rc = LP_SUCCESS;
-    if (finalize_keyval == MPI_KEYVAL_INVALID) {
-        rc = lp_check_mpi(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, release_all_at_finalize,
-                                                 &finalize_keyval, NULL), "MPI_Comm_create_keyval");
-        if (rc == LP_SUCCESS)
-            rc = lp_check_mpi(MPI_Comm_set_attr(MPI_COMM_SELF, finalize_keyval, NULL), "MPI_Comm_set_attr");
-    }
-    if (rc == LP_SUCCESS) {
-        partial->registry_next = registry_head;
-        registry_head = partial;
-    }
-    pthread_mutex_unlock(&registry_lock);
-    return rc;
-}
+static struct lp_registry live_objects = LP_REGISTRY_INIT(release_at_finalize);
 
 /* ---- deadlines ---- */
 
@@ -139,7 +97,7 @@ static void free_object(lp_partial_t partial)
     if (partial == NULL) return;
     if (partial->mpi_holds_memory) {
         pthread_mutex_lock(&kept_lock);
-        partial->registry_next = kept_for_mpi;
+        partial->kept_next = kept_for_mpi;
         kept_for_mpi = partial;
         pthread_mutex_unlock(&kept_lock);
         return;
@@ -256,7 +214,7 @@ lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op,
         if (local != LP_SUCCESS) MPI_Comm_free(&partial->comm);
     }
     rc = lp_comm_agree(comm, local, NULL, 0);
-    if (rc == LP_SUCCESS) rc = registry_add(partial);
+    if (rc == LP_SUCCESS) rc = lp_registry_add(&live_objects, &partial->registry);
     if (rc != LP_SUCCESS) {
         if (local == LP_SUCCESS) release_locally(partial);
         free_object(partial);
@@ -295,11 +253,8 @@ lp_result_t lp_partial_report_error(lp_partial_t partial, lp_result_t code)
 /* Reports a bad call to every rank, keeping this rank's own detail. */
 static lp_result_t reject_call(lp_partial_t partial, lp_result_t code)
 {
-    char detail[512];
-    strncpy(detail, lp_get_last_error(), sizeof detail - 1);
-    detail[sizeof detail - 1] = '\0';
-    lp_partial_report_error(partial, code);
-    return lp_fail(code, "%s; the partial allreduce now fails on every rank", detail);
+    lp_fail_more(code, "the partial allreduce now fails on every rank");
+    return lp_partial_report_error(partial, code);
 }
 
 /* Registers this rank's call: waits while the rank is too far ahead,
@@ -482,7 +437,7 @@ lp_result_t lp_partial_flush(lp_partial_t partial, void *recvbuf, lp_partial_inf
 lp_result_t lp_partial_destroy(lp_partial_t partial)
 {
     if (partial == NULL) return LP_SUCCESS;
-    registry_remove(partial);
+    lp_registry_remove(&live_objects, &partial->registry);
     lp_result_t rc = LP_SUCCESS;
     if (!partial->released) {
         struct deadline deadline = deadline_after(partial->timeout);

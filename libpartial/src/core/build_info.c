@@ -1,6 +1,6 @@
 /* How the library was built, for bug reports (python -m partial4py.info).
  * LP_BUILD_OPTIONS is composed by CMake (libpartial/CMakeLists.txt). */
-#include "internal.h"
+#include "core/core.h"
 
 #ifndef LP_BUILD_OPTIONS
 #error "LP_BUILD_OPTIONS is defined by the build"

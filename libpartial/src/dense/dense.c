@@ -1,6 +1,6 @@
 /* Dense allreduce: MPI_Allreduce / MPI_Iallreduce on the private
  * communicator, in chunks of at most lp_max_mpi_count() elements. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 
@@ -16,27 +16,21 @@ static lp_result_t agree_on_dense_args(const void *sendbuf, const void *recvbuf,
     return lp_comm_agree_max(comm, local, params, described, 3, NULL, 0);
 }
 
-static int64_t chunk_count(int64_t count, int64_t chunk)
-{
-    return count == 0 ? 0 : (count + chunk - 1) / chunk;
-}
-
 /* Starts (or, with requests == NULL, runs) the allreduce chunk by chunk. */
 static lp_result_t reduce_chunks(const void *sendbuf, void *recvbuf, int64_t count,
                                  lp_datatype_t datatype, lp_op_t op, lp_comm_t comm,
                                  MPI_Request *requests)
 {
-    const int64_t chunk = lp_max_mpi_count(), width = lp_datatype_size(datatype);
+    const int64_t width = lp_datatype_size(datatype);
     const int in_place = sendbuf == recvbuf;
-    for (int64_t i = 0, offset = 0; offset < count; i++, offset += chunk) {
-        int n = (int)(count - offset < chunk ? count - offset : chunk);
-        const void *src = in_place ? MPI_IN_PLACE : (const char *)sendbuf + offset * width;
-        void *dst = (char *)recvbuf + offset * width;
+    for (struct lp_chunks c = lp_mpi_chunks(count); lp_chunks_next(&c);) {
+        const void *src = in_place ? MPI_IN_PLACE : (const char *)sendbuf + c.offset * width;
+        void *dst = (char *)recvbuf + c.offset * width;
         if (requests == NULL)
-            LP_TRY_MPI(MPI_Allreduce(src, dst, n, lp_mpi_datatype(datatype), lp_mpi_op(op), comm->comm));
+            LP_TRY_MPI(MPI_Allreduce(src, dst, c.count, lp_mpi_datatype(datatype), lp_mpi_op(op), comm->comm));
         else
-            LP_TRY_MPI(MPI_Iallreduce(src, dst, n, lp_mpi_datatype(datatype), lp_mpi_op(op), comm->comm,
-                                      &requests[i]));
+            LP_TRY_MPI(MPI_Iallreduce(src, dst, c.count, lp_mpi_datatype(datatype), lp_mpi_op(op), comm->comm,
+                                      &requests[c.index]));
     }
     return LP_SUCCESS;
 }
@@ -73,7 +67,7 @@ lp_result_t lp_iallreduce(const void *sendbuf, void *recvbuf, int64_t count, lp_
     if (request == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "request pointer is NULL");
     *request = NULL;
     LP_TRY(agree_on_dense_args(sendbuf, recvbuf, count, datatype, op, comm));
-    int64_t n = chunk_count(count, lp_max_mpi_count());
+    int64_t n = lp_mpi_chunk_count(count);
     struct iallreduce_state *state = malloc(sizeof *state + (size_t)n * sizeof(MPI_Request));
     if (state == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate %lld requests", (long long)n);
     state->n = n;

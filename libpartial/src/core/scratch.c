@@ -7,7 +7,7 @@
  * of a sparse allreduce. Freed blocks therefore go into a small cache and
  * are handed out again. Small blocks skip the cache: malloc serves them
  * from its heap without faults. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * snapshot a firing round consumes, the ring of completed rounds, and the
  * callers waiting for them. Everything here runs under partial->lock except
  * buffer allocation. */
-#include "internal.h"
+#include "partial/partial.h"
 
 #include <float.h>
 #include <math.h>
@@ -95,13 +95,7 @@ lp_result_t lp_partial_merge_pending(lp_partial_t partial, struct lp_partial_wai
         else if (bytes > 0) memcpy(partial->pending, waiter->sendbuf, bytes);
         partial->pending_first = waiter->round;
     } else {
-        const int64_t chunk = lp_max_mpi_count();
-        for (int64_t offset = 0; offset < partial->count; offset += chunk) {
-            int n = (int)(partial->count - offset < chunk ? partial->count - offset : chunk);
-            LP_TRY_MPI(MPI_Reduce_local((const char *)waiter->sendbuf + offset * partial->width,
-                                        (char *)partial->pending + offset * partial->width, n,
-                                        lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
-        }
+        LP_TRY(lp_reduce_local(waiter->sendbuf, partial->pending, partial->count, partial->datatype, partial->op));
     }
     partial->pending_last = waiter->round;
     partial->pending_calls++;

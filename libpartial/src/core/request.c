@@ -1,5 +1,5 @@
 /* The one request type behind every nonblocking call. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -50,23 +50,19 @@ lp_result_t lp_request_wait(lp_request_t request)
     return result;
 }
 
-lp_result_t lp_request_free(lp_request_t request) { return lp_request_wait(request); }
-
 lp_result_t lp_waitall(MPI_Request *requests, int64_t n)
 {
-    for (int64_t first = 0; first < n; first += INT_MAX) {
-        int batch = (int)(n - first < INT_MAX ? n - first : INT_MAX);
-        LP_TRY_MPI(MPI_Waitall(batch, requests + first, MPI_STATUSES_IGNORE));
-    }
+    for (struct lp_chunks c = lp_chunks(n, INT_MAX); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Waitall(c.count, requests + c.offset, MPI_STATUSES_IGNORE));
     return LP_SUCCESS;
 }
 
 lp_result_t lp_testall(MPI_Request *requests, int64_t n, int *done)
 {
     *done = 1;
-    for (int64_t first = 0; first < n; first += INT_MAX) {
-        int batch = (int)(n - first < INT_MAX ? n - first : INT_MAX), flag = 0;
-        LP_TRY_MPI(MPI_Testall(batch, requests + first, &flag, MPI_STATUSES_IGNORE));
+    for (struct lp_chunks c = lp_chunks(n, INT_MAX); lp_chunks_next(&c);) {
+        int flag = 0;
+        LP_TRY_MPI(MPI_Testall(c.count, requests + c.offset, &flag, MPI_STATUSES_IGNORE));
         if (!flag) *done = 0;
     }
     return LP_SUCCESS;

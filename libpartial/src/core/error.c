@@ -1,8 +1,9 @@
 /* Result codes, their messages, and the per-thread failure detail. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char last_error[1024];
 
@@ -33,6 +34,20 @@ lp_result_t lp_fail(lp_result_t code, const char *fmt, ...)
     va_list args;
     va_start(args, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, args);
+    va_end(args);
+    return code;
+}
+
+lp_result_t lp_fail_more(lp_result_t code, const char *fmt, ...)
+{
+    /* The earlier detail is already in place: append to it. */
+    size_t used = strlen(last_error);
+    if (used + 2 >= sizeof last_error) return code;
+    memcpy(last_error + used, "; ", 3);
+    used += 2;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(last_error + used, sizeof last_error - used, fmt, args);
     va_end(args);
     return code;
 }

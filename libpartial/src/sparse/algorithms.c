@@ -14,7 +14,7 @@
  * fold of recursive doubling), or computed by two partners from the same
  * two operands, where IEEE addition being commutative gives both the same
  * bits (the rounds of recursive doubling). */
-#include "internal.h"
+#include "sparse/sparse.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -125,16 +125,14 @@ static lp_result_t reserve_requests(struct lp_sparse_op *op, int64_t more)
 static lp_result_t post_bytes(struct lp_sparse_op *op, const void *buffer, int64_t bytes, int peer, int tag,
                               int is_send)
 {
-    const int64_t chunk = lp_max_mpi_count();
-    LP_TRY(reserve_requests(op, (bytes + chunk - 1) / chunk));
-    for (int64_t offset = 0; offset < bytes; offset += chunk) {
-        int n = (int)(bytes - offset < chunk ? bytes - offset : chunk);
+    LP_TRY(reserve_requests(op, lp_mpi_chunk_count(bytes)));
+    for (struct lp_chunks c = lp_mpi_chunks(bytes); lp_chunks_next(&c);) {
         MPI_Request *request = &op->requests[op->nrequests++];
         if (is_send)
-            LP_TRY_MPI(MPI_Isend((const char *)buffer + offset, n, MPI_BYTE, peer, op->tag_base + tag,
+            LP_TRY_MPI(MPI_Isend((const char *)buffer + c.offset, c.count, MPI_BYTE, peer, op->tag_base + tag,
                                  op->comm->comm, request));
         else
-            LP_TRY_MPI(MPI_Irecv((char *)buffer + offset, n, MPI_BYTE, peer, op->tag_base + tag,
+            LP_TRY_MPI(MPI_Irecv((char *)buffer + c.offset, c.count, MPI_BYTE, peer, op->tag_base + tag,
                                  op->comm->comm, request));
     }
     return LP_SUCCESS;
@@ -520,18 +518,17 @@ static lp_result_t step_dense(struct lp_sparse_op *op)
 {
     if (op->stage == 0) { /* op->dense holds this rank's input (lp_sparse_op_load_input) */
         exchange_reset(op);
-        const int64_t chunk = lp_max_mpi_count();
-        LP_TRY(reserve_requests(op, (op->size + chunk - 1) / chunk));
+        LP_TRY(reserve_requests(op, lp_mpi_chunk_count(op->size)));
         const MPI_Datatype type = lp_mpi_datatype(op->datatype);
-        for (int64_t offset = 0; offset < op->size; offset += chunk) {
-            int n = (int)(op->size - offset < chunk ? op->size - offset : chunk);
+        for (struct lp_chunks c = lp_mpi_chunks(op->size); lp_chunks_next(&c);) {
             /* A blocking call takes MPI_Allreduce: MPIs tune it far better
              * than MPI_Iallreduce for large vectors. */
             if (op->blocking)
-                LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, dense_at(op, offset), n, type, MPI_SUM, op->comm->comm));
+                LP_TRY_MPI(MPI_Allreduce(MPI_IN_PLACE, dense_at(op, c.offset), c.count, type, MPI_SUM,
+                                         op->comm->comm));
             else
-                LP_TRY_MPI(MPI_Iallreduce(MPI_IN_PLACE, dense_at(op, offset), n, type, MPI_SUM, op->comm->comm,
-                                          &op->requests[op->nrequests++]));
+                LP_TRY_MPI(MPI_Iallreduce(MPI_IN_PLACE, dense_at(op, c.offset), c.count, type, MPI_SUM,
+                                          op->comm->comm, &op->requests[op->nrequests++]));
         }
         if (!op->blocking) op->phase = EXCHANGE_PAYLOAD;
         op->stage = 1;

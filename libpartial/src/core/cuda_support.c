@@ -1,7 +1,7 @@
 /* Whether the MPI library accepts CUDA device pointers, asked at run time:
  * an MPI built with CUDA may still run without it (no driver, or support
  * turned off), so the answer cannot be fixed when libpartial is compiled. */
-#include "internal.h"
+#include "core/core.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
  * order; a round's reduction is a ring reduce-scatter followed by a ring
  * allgather, so each element is reduced once, on one rank, and every rank
  * receives the same bits with O(N) traffic per rank. */
-#include "internal.h"
+#include "partial/partial.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -19,8 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { MSG_ARRIVE = 1, MSG_FLUSH, MSG_CLOSE, MSG_ERROR, MSG_NOTICE };
-enum { CONTROL_TAG = 1, REDUCE_TAG = 2, MSG_LEN = 8, COORDINATOR = 0 };
+enum { CONTROL_TAG = 1, REDUCE_TAG = 2, COORDINATOR = 0 };
 /* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
  * little CPU on an oversubscribed node; a user call wakes the thread at
  * once. While a round is reducing or a local call waits, the thread first
@@ -31,16 +30,16 @@ enum { IDLE_MIN_US = 20, BUSY_MAX_US = 50, IDLE_MAX_US = 250, SPIN_US = 200, DRA
 
 struct lp_partial_send {
     MPI_Request request;
-    int64_t message[MSG_LEN];
+    struct lp_partial_control message;
     struct lp_partial_send *next;
 };
 
-static lp_result_t send_control(lp_partial_t partial, int destination, const int64_t *message)
+static lp_result_t send_control(lp_partial_t partial, int destination, const struct lp_partial_control *message)
 {
     struct lp_partial_send *send = calloc(1, sizeof *send);
     if (send == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a control message");
-    memcpy(send->message, message, sizeof send->message);
-    int rc = MPI_Isend(send->message, MSG_LEN, MPI_INT64_T, destination, CONTROL_TAG, partial->comm,
+    send->message = *message;
+    int rc = MPI_Isend(&send->message, LP_CONTROL_WORDS, MPI_INT64_T, destination, CONTROL_TAG, partial->comm,
                        &send->request);
     if (rc != MPI_SUCCESS) {
         free(send);
@@ -70,10 +69,14 @@ static lp_result_t reap_sends(lp_partial_t partial, int wait)
     return LP_SUCCESS;
 }
 
-static lp_result_t to_coordinator(lp_partial_t partial, int64_t type, int64_t value)
+static lp_result_t to_coordinator(lp_partial_t partial, enum lp_partial_message_type type, int64_t value)
 {
-    const int64_t message[MSG_LEN] = {type, value};
-    return send_control(partial, COORDINATOR, message);
+    /* Zeroed whole: an initializer would leave the union's other words unset. */
+    struct lp_partial_control message;
+    memset(&message, 0, sizeof message);
+    message.type = type;
+    message.value = value;
+    return send_control(partial, COORDINATOR, &message);
 }
 
 /* Sends what the user thread has asked for since the last step, in the
@@ -93,23 +96,23 @@ static lp_result_t send_outbox(lp_partial_t partial, int *active)
     partial->close_sent |= send_close;
     pthread_mutex_unlock(&partial->lock);
 
-    if (send_calls) LP_TRY(to_coordinator(partial, MSG_ARRIVE, calls));
-    if (send_error) LP_TRY(to_coordinator(partial, MSG_ERROR, error));
-    if (send_flush) LP_TRY(to_coordinator(partial, MSG_FLUSH, calls));
-    if (send_close) LP_TRY(to_coordinator(partial, MSG_CLOSE, 0));
+    if (send_calls) LP_TRY(to_coordinator(partial, LP_MSG_ARRIVE, calls));
+    if (send_error) LP_TRY(to_coordinator(partial, LP_MSG_ERROR, error));
+    if (send_flush) LP_TRY(to_coordinator(partial, LP_MSG_FLUSH, calls));
+    if (send_close) LP_TRY(to_coordinator(partial, LP_MSG_CLOSE, 0));
     *active |= send_calls | send_error | send_flush | send_close;
     return LP_SUCCESS;
 }
 
-static void coordinator_receive(lp_partial_t partial, const int64_t *message, int source)
+static void coordinator_receive(lp_partial_t partial, const struct lp_partial_control *message, int source)
 {
-    switch (message[0]) {
-    case MSG_ARRIVE: partial->coordinator_calls[source] = message[1]; break;
-    case MSG_FLUSH: partial->coordinator_flushes++; break;
-    case MSG_CLOSE: partial->coordinator_closes++; break;
-    case MSG_ERROR:
+    switch (message->type) {
+    case LP_MSG_ARRIVE: partial->coordinator_calls[source] = message->value; break;
+    case LP_MSG_FLUSH: partial->coordinator_flushes++; break;
+    case LP_MSG_CLOSE: partial->coordinator_closes++; break;
+    case LP_MSG_ERROR:
         if (partial->coordinator_failure == LP_SUCCESS) {
-            partial->coordinator_failure = (lp_result_t)message[1];
+            partial->coordinator_failure = (lp_result_t)message->value;
             partial->coordinator_failed_rank = source;
         }
         break;
@@ -117,26 +120,26 @@ static void coordinator_receive(lp_partial_t partial, const int64_t *message, in
     }
 }
 
-static void receive_notice(lp_partial_t partial, const int64_t *message)
+static void receive_notice(lp_partial_t partial, const struct lp_partial_control *message)
 {
     pthread_mutex_lock(&partial->lock);
-    if (message[1] > partial->fired_through) partial->fired_through = message[1];
-    partial->min_calls = message[2];
-    partial->flush_round = message[3];
-    partial->forced_first = message[4];
-    if (message[5] != LP_SUCCESS && partial->failure == LP_SUCCESS) {
-        partial->failure = (lp_result_t)message[5];
-        partial->failed_rank = (int)message[6];
+    if (message->notice.fired_through > partial->fired_through) partial->fired_through = message->notice.fired_through;
+    partial->min_calls = message->notice.min_calls;
+    partial->flush_round = message->notice.flush_round;
+    partial->forced_first = message->notice.forced_first;
+    if (message->notice.failure != LP_SUCCESS && partial->failure == LP_SUCCESS) {
+        partial->failure = (lp_result_t)message->notice.failure;
+        partial->failed_rank = (int)message->notice.failed_rank;
         lp_partial_fail_waiters(partial, partial->failure);
     }
-    if (message[7]) partial->finish_announced = 1;
+    if (message->notice.finish) partial->finish_announced = 1;
     pthread_cond_broadcast(&partial->changed);
     pthread_mutex_unlock(&partial->lock);
 }
 
 static lp_result_t post_control_receive(lp_partial_t partial)
 {
-    return lp_check_mpi(MPI_Irecv(partial->control_message, MSG_LEN, MPI_INT64_T, MPI_ANY_SOURCE,
+    return lp_check_mpi(MPI_Irecv(&partial->control_message, LP_CONTROL_WORDS, MPI_INT64_T, MPI_ANY_SOURCE,
                                   CONTROL_TAG, partial->comm, &partial->control_request),
                         "MPI_Irecv");
 }
@@ -149,8 +152,8 @@ static lp_result_t drain_control(lp_partial_t partial, int *active)
         LP_TRY_MPI(MPI_Test(&partial->control_request, &arrived, &status));
         if (!arrived) return LP_SUCCESS;
         *active = 1;
-        if (partial->control_message[0] == MSG_NOTICE) receive_notice(partial, partial->control_message);
-        else coordinator_receive(partial, partial->control_message, status.MPI_SOURCE);
+        if (partial->control_message.type == LP_MSG_NOTICE) receive_notice(partial, &partial->control_message);
+        else coordinator_receive(partial, &partial->control_message, status.MPI_SOURCE);
         LP_TRY(post_control_receive(partial));
     }
     return LP_SUCCESS;
@@ -161,6 +164,15 @@ static int ranks_arrived_at(lp_partial_t partial, int64_t round)
     int arrived = 0;
     for (int r = 0; r < partial->size; r++) arrived += partial->coordinator_calls[r] > round;
     return arrived;
+}
+
+/* Whether a notice says nothing new: forced_first and failed_rank change
+ * only along with flush_round and failure. */
+static int same_announcement(const struct lp_partial_control *a, const struct lp_partial_control *b)
+{
+    return a->notice.fired_through == b->notice.fired_through && a->notice.min_calls == b->notice.min_calls &&
+           a->notice.flush_round == b->notice.flush_round && a->notice.failure == b->notice.failure &&
+           a->notice.finish == b->notice.finish;
 }
 
 /* Rank 0: fires what can fire, then tells every rank what changed. */
@@ -189,21 +201,18 @@ static lp_result_t coordinate(lp_partial_t partial)
     partial->coordinator_min = slowest;
     if (partial->coordinator_closes == partial->size) partial->coordinator_finish = 1;
 
-    const int64_t now[5] = {partial->coordinator_fired, partial->coordinator_min,
-                            partial->coordinator_flush_round, partial->coordinator_failure,
-                            partial->coordinator_finish};
-    if (partial->announced_once && memcmp(now, partial->announced, sizeof now) == 0) return LP_SUCCESS;
-    memcpy(partial->announced, now, sizeof now);
+    const struct lp_partial_control notice = {.type = LP_MSG_NOTICE,
+                                              .notice = {.fired_through = partial->coordinator_fired,
+                                                         .min_calls = partial->coordinator_min,
+                                                         .flush_round = partial->coordinator_flush_round,
+                                                         .forced_first = partial->coordinator_forced_first,
+                                                         .failure = partial->coordinator_failure,
+                                                         .failed_rank = partial->coordinator_failed_rank,
+                                                         .finish = partial->coordinator_finish}};
+    if (partial->announced_once && same_announcement(&notice, &partial->announced)) return LP_SUCCESS;
+    partial->announced = notice;
     partial->announced_once = 1;
-    const int64_t notice[MSG_LEN] = {MSG_NOTICE,
-                                     partial->coordinator_fired,
-                                     partial->coordinator_min,
-                                     partial->coordinator_flush_round,
-                                     partial->coordinator_forced_first,
-                                     partial->coordinator_failure,
-                                     partial->coordinator_failed_rank,
-                                     partial->coordinator_finish};
-    for (int r = 0; r < partial->size; r++) LP_TRY(send_control(partial, r, notice));
+    for (int r = 0; r < partial->size; r++) LP_TRY(send_control(partial, r, &notice));
     return LP_SUCCESS;
 }
 
@@ -232,32 +241,21 @@ static int ring_block(lp_partial_t partial, int shift)
     return (int)(((partial->rank + shift) % partial->size + partial->size) % partial->size);
 }
 
-static int64_t chunks_of(int64_t length)
-{
-    const int64_t chunk = lp_max_mpi_count();
-    return (length + chunk - 1) / chunk;
-}
-
 /* Receives length elements from the left neighbour into in while sending
  * length from out to the right one, in chunks of at most one MPI count. */
 static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, const void *out, int64_t out_length)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
     const int left = (partial->rank + partial->size - 1) % partial->size, right = (partial->rank + 1) % partial->size;
-    const int64_t chunk = lp_max_mpi_count();
     const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
     reduction->nrequests = 0;
-    reduction->nreceives = chunks_of(in_length);
-    for (int64_t offset = 0; offset < in_length; offset += chunk) {
-        int n = (int)(in_length - offset < chunk ? in_length - offset : chunk);
-        LP_TRY_MPI(MPI_Irecv((char *)in + offset * partial->width, n, type, left, REDUCE_TAG, partial->comm,
+    reduction->nreceives = lp_mpi_chunk_count(in_length);
+    for (struct lp_chunks c = lp_mpi_chunks(in_length); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Irecv((char *)in + c.offset * partial->width, c.count, type, left, REDUCE_TAG, partial->comm,
                              &reduction->requests[reduction->nrequests++]));
-    }
-    for (int64_t offset = 0; offset < out_length; offset += chunk) {
-        int n = (int)(out_length - offset < chunk ? out_length - offset : chunk);
-        LP_TRY_MPI(MPI_Isend((const char *)out + offset * partial->width, n, type, right, REDUCE_TAG,
+    for (struct lp_chunks c = lp_mpi_chunks(out_length); lp_chunks_next(&c);)
+        LP_TRY_MPI(MPI_Isend((const char *)out + c.offset * partial->width, c.count, type, right, REDUCE_TAG,
                              partial->comm, &reduction->requests[reduction->nrequests++]));
-    }
     return LP_SUCCESS;
 }
 
@@ -289,15 +287,9 @@ static lp_result_t reduce_received(lp_partial_t partial)
 {
     const struct lp_partial_reduction *reduction = &partial->reduction;
     const int block = ring_block(partial, -reduction->step - 1);
-    const int64_t length = block_length(partial, block), chunk = lp_max_mpi_count();
     const int64_t start = block_offset(partial, block) * partial->width;
-    for (int64_t offset = 0; offset < length; offset += chunk) {
-        int n = (int)(length - offset < chunk ? length - offset : chunk);
-        LP_TRY_MPI(MPI_Reduce_local((const char *)reduction->contribution + start + offset * partial->width,
-                                    reduction->result + start + offset * partial->width, n,
-                                    lp_mpi_datatype(partial->datatype), lp_mpi_op(partial->op)));
-    }
-    return LP_SUCCESS;
+    return lp_reduce_local((const char *)reduction->contribution + start, reduction->result + start,
+                           block_length(partial, block), partial->datatype, partial->op);
 }
 
 static void free_reduction(struct lp_partial_reduction *reduction)
@@ -311,7 +303,7 @@ static void free_reduction(struct lp_partial_reduction *reduction)
 static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
-    const int64_t most_chunks = chunks_of(partial->count / partial->size + 1);
+    const int64_t most_chunks = lp_mpi_chunk_count(partial->count / partial->size + 1);
     reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(2 * most_chunks));
     if (reduction->requests == NULL)
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);

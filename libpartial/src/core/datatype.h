@@ -1,0 +1,27 @@
+/* The library's datatypes and ops in MPI terms, and argument checks (datatype.c). */
+#ifndef LP_CORE_DATATYPE_H
+#define LP_CORE_DATATYPE_H
+
+#include "libpartial.h"
+#include <stdint.h>
+
+int lp_datatype_is_valid(lp_datatype_t datatype);
+int lp_op_is_valid(lp_op_t op);
+/* NumPy's names ("float32"), and "sum", "prod", "min", "max": for messages. */
+extern const char *const lp_datatype_names[LP_NUM_DATATYPES];
+extern const char *const lp_op_names[LP_NUM_OPS];
+MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype);
+MPI_Op lp_mpi_op(lp_op_t op);
+/* Largest element count handed to one MPI call: INT_MAX, or smaller when
+ * LP_MAX_MPI_COUNT is set (a testing aid for the chunking paths), as it was
+ * at the first call that needed it. */
+int64_t lp_max_mpi_count(void);
+/* inout = in op inout, elementwise over count elements (MPI_Reduce_local in
+ * chunks of lp_max_mpi_count()). */
+lp_result_t lp_reduce_local(const void *in, void *inout, int64_t count, lp_datatype_t datatype, lp_op_t op);
+/* Validates (datatype, op) for a reduction; LP_SUCCESS or a failure. */
+lp_result_t lp_check_reduction_args(const void *sendbuf, const void *recvbuf,
+                                    int64_t count, lp_datatype_t datatype,
+                                    lp_op_t op);
+
+#endif /* LP_CORE_DATATYPE_H */

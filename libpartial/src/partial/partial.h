@@ -1,0 +1,194 @@
+/* The partial allreduce's internals; the partial layer uses core only. */
+#ifndef LP_PARTIAL_PARTIAL_H
+#define LP_PARTIAL_PARTIAL_H
+
+#include "core/core.h"
+#include "partial/protocol.h"
+#include <pthread.h>
+
+/* Shared by partial.c (entry points), rounds.c (pending
+ * contribution, result ring, waiters) and progress.c (the progress
+ * thread and the protocol). Fields marked [lock] are guarded by
+ * partial->lock; [thread] are touched by the progress thread only. */
+
+/* One caller waiting for a round: a blocking call, a request, or a flush. */
+struct lp_partial_waiter {
+    lp_partial_t owner;      /* NULL once the object was destroyed */
+    int64_t round;           /* -1 for the flush waiter: the coordinator picks its round */
+    const void *sendbuf;
+    void *recvbuf;
+    /* A blocking call's buffers stay valid until it returns, so the thread
+     * may read its contribution and write its result in place rather than
+     * through copies. While lent > 0 the reduction in flight uses them and
+     * the call must not return; so only a call without a deadline lends,
+     * since a round whose peer is gone would keep it forever. */
+    int lendable;
+    int lent;
+    lp_partial_info_t *info; /* may be NULL */
+    int late;
+    int done;
+    lp_result_t result;
+    struct lp_partial_waiter *next;
+};
+
+/* A completed round in the result ring. */
+struct lp_partial_slot {
+    int64_t round;           /* -1 while empty */
+    int64_t contributions;
+    int64_t fresh;
+    int64_t quorum_met;
+    void *data;
+};
+
+/* One reduction in flight on the progress thread (one round at a time). */
+struct lp_partial_reduction {
+    int64_t round;           /* -1 when idle */
+    const void *contribution;               /* this rank's data: the snapshot or a lent sendbuf */
+    char *result;                           /* the round's slot or a lent recvbuf */
+    struct lp_partial_waiter *lenders[2];   /* whose buffers those are, or NULL [lock] */
+    int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
+    int step;                /* 0 .. size-2 within a phase */
+    int64_t nrequests;       /* data requests of the step in flight */
+    int64_t nreceives;       /* the first nreceives of them are receives */
+    MPI_Request *requests;   /* per chunk of a block: a receive and a send */
+    MPI_Request meta_request;
+    int64_t meta_in[2], meta_out[2];
+};
+
+struct lp_partial_send;      /* a control message in flight (progress.c) */
+
+/* The object's lifecycle flags. They stay separate flags, not one state
+ * enum, because they are not one sequence: a flush can be in progress when
+ * close is requested, an error can come in any state, and abandon can cut
+ * in anywhere, close included; one enum would need their product.
+ *
+ *   flush_requested  [lock] set by lp_partial_flush; cleared, with flush_sent,
+ *                    when the flush round completes (rounds.c), so the next
+ *                    flush starts afresh.
+ *   flush_sent       [lock] set by the thread once FLUSH went to the coordinator.
+ *   close_requested  [lock] set by lp_partial_destroy; never cleared. Calls
+ *                    after it fail with LP_ERR_CLOSED.
+ *   close_sent       [lock] set by the thread once CLOSE went to the coordinator.
+ *   local_error_sent [lock] set by the thread once this rank's local_error
+ *                    (lp_partial_report_error) went to the coordinator.
+ *   finish_announced [lock] set when the coordinator's notice says every rank
+ *                    closed; the thread finishes the fired rounds and exits.
+ *   abandon          [lock] local teardown without the handshake: set by
+ *                    release_locally (MPI finalizing) or when close timed
+ *                    out. The thread leaves at once and abandons its MPI
+ *                    requests (shut_down in progress.c).
+ *   thread_exited    [lock] the thread's last act; destroy waits for it.
+ *   mpi_holds_memory [lock] set by an abandoning shut_down when a request it
+ *                    could not complete may still touch the object's memory:
+ *                    the object is then kept, never freed (partial.c).
+ *   released         the thread is joined and the communicator freed, by
+ *                    destroy or release_locally; written by the one user
+ *                    thread that does so, after the join.
+ *   destroyed        [lock] lp_partial_destroy has run; the last request
+ *                    released (live_requests 0) frees the object.
+ *   announced_once   [thread] rank 0 has sent a notice; the first is always sent.
+ *
+ * In order, on the normal path: close_requested, close_sent,
+ * finish_announced, thread_exited, released, destroyed; flush_requested and
+ * flush_sent come and go before that. */
+struct lp_partial_s {
+    /* fixed at creation */
+    MPI_Comm comm;           /* the object's own duplicate */
+    int rank, size;
+    int64_t count, width;
+    lp_datatype_t datatype;
+    lp_op_t op;
+    lp_partial_mode_t mode;
+    int quorum, max_staleness;
+    double timeout;          /* seconds, <= 0: none */
+    int ring_size;
+    pthread_t thread;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;  /* user threads wait here */
+    pthread_cond_t wake;     /* the progress thread idles here */
+
+    /* this rank's side [lock] */
+    int64_t calls;           /* round of this rank's next call */
+    int64_t calls_reported;  /* last value sent to the coordinator [thread reads under lock] */
+    void *pending;           /* op over the contributions not yet consumed */
+    int64_t pending_calls, pending_first, pending_last;
+    struct lp_partial_waiter *pending_lender; /* pending is this call's sendbuf, not copied yet */
+    void *snapshot;          /* [thread] what the round in flight reduces */
+    struct lp_partial_waiter *waiters;
+    int flush_requested, flush_sent;
+    int close_requested, close_sent;
+    lp_result_t local_error; /* a call-time error to broadcast */
+    int local_error_sent;
+    int abandon;             /* local teardown: MPI is finalizing or close gave up */
+    int64_t live_requests;   /* requests not yet released: they keep the memory alive */
+    int mpi_holds_memory;    /* an abandoned request may still touch the object's memory */
+    int destroyed;
+
+    int64_t snapshot_through;     /* last round whose snapshot was taken */
+
+    /* what the coordinator has announced [lock] */
+    int64_t fired_through, min_calls, flush_round;
+    int64_t forced_first;    /* rounds forced_first..flush_round-1 fired without quorum */
+    lp_result_t failure;
+    int failed_rank;
+    int finish_announced;
+    int thread_exited;
+
+    /* results [lock] */
+    int64_t completed_through;
+    struct lp_partial_slot *ring;
+
+    /* progress thread only [thread] */
+    MPI_Request control_request;
+    struct lp_partial_control control_message;
+    struct lp_partial_send *sends;
+    struct lp_partial_reduction reduction;
+    int64_t *coordinator_calls;   /* rank 0: calls made by each rank */
+    int coordinator_flushes, coordinator_closes;
+    lp_result_t coordinator_failure;
+    int coordinator_failed_rank;
+    int coordinator_finish;
+    int64_t coordinator_fired, coordinator_min, coordinator_flush_round, coordinator_forced_first;
+    struct lp_partial_control announced; /* rank 0: the last notice sent */
+    int announced_once;
+    int released;            /* MPI resources freed */
+    struct lp_registry_link registry; /* among the live objects */
+    struct lp_partial_s *kept_next;   /* among those kept for MPI (partial.c) */
+};
+
+/* rounds.c */
+lp_result_t lp_partial_alloc_buffers(lp_partial_t partial);
+void lp_partial_free_buffers(lp_partial_t partial);
+/* Resets a buffer to the op's identity, so an empty contribution adds nothing. */
+void lp_partial_fill_identity(lp_partial_t partial, void *buffer);
+/* Merges a call's sendbuf into the pending contribution [lock]; a lendable
+ * call's is only borrowed when nothing else is pending. */
+lp_result_t lp_partial_merge_pending(lp_partial_t partial, struct lp_partial_waiter *waiter);
+/* Copies waiter's borrowed contribution into the pending buffer, if it is
+ * still pending there; before the call returns or its recvbuf is written [lock]. */
+void lp_partial_reclaim_pending(lp_partial_t partial, const struct lp_partial_waiter *waiter);
+/* Takes the pending contribution for reduction->round [lock]: sets what the
+ * reduction reads and where it writes, lending buffers of blocking calls
+ * where it can, and the local metadata (calls, fresh). */
+void lp_partial_take_snapshot(lp_partial_t partial, struct lp_partial_reduction *reduction);
+/* Gives the buffers lent to reduction back to their calls [lock]. */
+void lp_partial_return_lent(lp_partial_t partial, struct lp_partial_reduction *reduction);
+struct lp_partial_slot *lp_partial_slot_of(lp_partial_t partial, int64_t round);
+/* Copies a completed round's data and metadata to a waiter and marks it done [lock]. */
+void lp_partial_deliver(lp_partial_t partial, const struct lp_partial_slot *slot, const void *data,
+                        struct lp_partial_waiter *waiter);
+/* Delivers round (or the flush round), whose result is data, to every waiter for it [lock]. */
+void lp_partial_complete_round(lp_partial_t partial, int64_t round, const void *data);
+/* Fails every waiter with code [lock]. */
+void lp_partial_fail_waiters(lp_partial_t partial, lp_result_t code);
+void lp_partial_remove_waiter(lp_partial_t partial, struct lp_partial_waiter *waiter);
+/* The failure detail a rank reports for a failed object. */
+lp_result_t lp_partial_failure_result(lp_partial_t partial);
+
+/* progress.c */
+lp_result_t lp_partial_start_thread(lp_partial_t partial);
+/* Blocks until the thread has exited; with abandon set, it leaves at once. */
+void lp_partial_join_thread(lp_partial_t partial);
+
+#endif /* LP_PARTIAL_PARTIAL_H */
