@@ -3,6 +3,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -40,6 +41,14 @@ def raised(fn):
         return {"raised": type(exc).__name__, "mro": [c.__name__ for c in type(exc).__mro__],
                 "message": str(exc)}
     return {"raised": None}
+
+
+def timed(fn):
+    """raised(fn), with the seconds fn took as "elapsed"."""
+    started = time.monotonic()
+    outcome = raised(fn)
+    outcome["elapsed"] = time.monotonic() - started
+    return outcome
 
 
 def communicator(args):

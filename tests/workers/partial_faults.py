@@ -16,7 +16,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from _worker import main, raised, report
+from _worker import main, report, timed
 
 CALLS_BEFORE_FAULT = 4
 MAX_CALLS = 2000  # bounded: a survivor that never fails stops here
@@ -53,13 +53,6 @@ def leave(fault):
         MPI.Finalize()
         sys.exit(0)
     # "exit": the program ends with the object open; mpi4py finalizes MPI.
-
-
-def timed(fn):
-    started = time.monotonic()
-    outcome = raised(fn)
-    outcome["elapsed"] = time.monotonic() - started
-    return outcome
 
 
 def body(args):

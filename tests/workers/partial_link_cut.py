@@ -12,7 +12,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from _worker import main, raised, report
+from _worker import main, report, timed
 
 CALLS_BEFORE_CUT = 4
 MAX_CALLS = 2000  # bounded: a rank that never fails stops here
@@ -28,13 +28,6 @@ def wait_for(args, name, seconds):
         if time.monotonic() > deadline:
             raise RuntimeError(f"the test did not signal {name!r} within {seconds} s")
         time.sleep(0.02)
-
-
-def timed(fn):
-    started = time.monotonic()
-    outcome = raised(fn)
-    outcome["elapsed"] = time.monotonic() - started
-    return outcome
 
 
 def body(args):
