@@ -8,6 +8,7 @@ import time
 import pytest
 
 import hosts
+from mpi_harness import launch_env
 from on_hosts import launcher, require_bed
 
 
@@ -96,7 +97,9 @@ def test_mpi_ranks_land_on_their_hosts():
         command = launcher(bed, ranks_per_host=2) + ["-n", "4", sys.executable, "-c",
                                                       "from mpi4py import MPI; import socket;"
                                                       "print(MPI.COMM_WORLD.Get_rank(), socket.gethostname())"]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=90)
+        # launch_env(): not this process's C-level environment, which an MPI
+        # initialized here by an earlier test has marked for a singleton.
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90, env=launch_env())
         assert done.returncode == 0, done.stderr[-3000:]
         placed = dict(line.split() for line in done.stdout.splitlines())
         assert placed == {"0": "h0", "1": "h0", "2": "h1", "3": "h1"}
