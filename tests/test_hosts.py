@@ -8,8 +8,7 @@ import time
 import pytest
 
 import hosts
-from mpi_harness import launch_env
-from on_hosts import launcher, require_bed
+from on_hosts import require_bed, run_on_hosts
 
 
 @pytest.fixture(autouse=True)
@@ -94,15 +93,8 @@ def test_the_agent_refuses_a_host_not_on_the_bed():
 
 def test_mpi_ranks_land_on_their_hosts():
     with hosts.Bed(2) as bed:
-        command = launcher(bed, ranks_per_host=2) + ["-n", "4", sys.executable, "-c",
-                                                      "from mpi4py import MPI; import socket;"
-                                                      "print(MPI.COMM_WORLD.Get_rank(), socket.gethostname())"]
-        # launch_env(): not this process's C-level environment, which an MPI
-        # initialized here by an earlier test has marked for a singleton.
-        done = subprocess.run(command, capture_output=True, text=True, timeout=90, env=launch_env())
-        assert done.returncode == 0, done.stderr[-3000:]
-        placed = dict(line.split() for line in done.stdout.splitlines())
-        assert placed == {"0": "h0", "1": "h0", "2": "h1", "3": "h1"}
+        placed = [r["host"] for r in run_on_hosts(bed, 2, "placement")]
+        assert placed == ["h0", "h0", "h1", "h1"]
 
 
 def test_a_rate_limit_holds():
