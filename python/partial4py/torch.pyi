@@ -6,7 +6,7 @@ import torch
 
 from .compress import TopKCompressor as TopKCompressor
 
-__all__ = ["DistributedOptimizer"]
+__all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object"]
 
 class DistributedOptimizer:
     optimizer: torch.optim.Optimizer
@@ -29,3 +29,9 @@ class DistributedOptimizer:
     def __enter__(self) -> DistributedOptimizer: ...
     def __exit__(self, exc_type: type[BaseException] | None, exc_value: BaseException | None,
                  traceback: TracebackType | None) -> None: ...
+
+def broadcast_parameters(params: dict[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]] | Iterable[torch.Tensor],
+                         root_rank: int = 0, *, comm: Any = None) -> None: ...
+def broadcast_optimizer_state(optimizer: torch.optim.Optimizer | DistributedOptimizer, root_rank: int = 0, *,
+                              comm: Any = None) -> None: ...
+def broadcast_object(obj: Any, root_rank: int = 0, *, comm: Any = None) -> Any: ...
