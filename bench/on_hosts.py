@@ -35,10 +35,10 @@ RUN_LIMIT_S = 900
 MPIEXEC = shlex.split(os.environ.get("MPIEXEC", "mpirun"))
 
 
-def bench(launch, nprocs, name, args, out_dir, env):
-    """One partial4py.bench run on the bed; returns its JSON."""
-    json_file = os.path.join(out_dir, f"{name}.json")
-    command = launch + ["-n", str(nprocs), sys.executable, "-m", "partial4py.bench"] + args + ["--json", json_file]
+def run_module(launch, nprocs, module, args, name, out_dir, env):
+    """``python -m module args`` on nprocs ranks of the bed; keeps its output
+    in name.txt and raises with it on a non-zero exit."""
+    command = launch + ["-n", str(nprocs), sys.executable, "-m", module] + args
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT_S, env=env)
     with open(os.path.join(out_dir, f"{name}.txt"), "w") as text:
@@ -46,6 +46,12 @@ def bench(launch, nprocs, name, args, out_dir, env):
     if done.returncode != 0:
         raise RuntimeError(f"{name}: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     print(f"  {name}: {time.monotonic() - started:.0f} s", flush=True)
+
+
+def bench(launch, nprocs, name, args, out_dir, env):
+    """One partial4py.bench run on the bed; returns its JSON."""
+    json_file = os.path.join(out_dir, f"{name}.json")
+    run_module(launch, nprocs, "partial4py.bench", args + ["--json", json_file], name, out_dir, env)
     with open(json_file) as f:
         return json.load(f)
 
@@ -53,22 +59,18 @@ def bench(launch, nprocs, name, args, out_dir, env):
 def calibrate(launch, out_dir, env):
     """The sparse cost model measured on this bed (ranks on h0 and h1)."""
     path = os.path.join(out_dir, "sparse_cost.json")
-    command = launch + ["-n", "2", sys.executable, "-m", "partial4py.calibrate", "-o", path]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=RUN_LIMIT_S, env=env)
-    if done.returncode != 0:
-        raise RuntimeError(f"calibrate: exit {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    run_module(launch, 2, "partial4py.calibrate", ["-o", path], "calibrate", out_dir, env)
     return path
 
 
-def run_bed(count, rate, out_root, quick):
+def run_bed(count, rate, version_text, out_root, quick):
     out_dir = os.path.join(out_root, f"{count}hosts_{rate}")
     os.makedirs(out_dir, exist_ok=True)
     iterations = ["-i", "3", "-x", "1"] if quick else ["-i", "10", "-x", "2"]
     with hosts.Bed(count) as bed:
         for host in bed.hosts:
             bed.shape(host, rate=rate)
-        version = subprocess.run([*MPIEXEC, "--version"], capture_output=True, text=True, timeout=60)
-        launch = hosts.for_mpi(bed, MPIEXEC, version.stdout + version.stderr, ranks_per_host=1)
+        launch = hosts.for_mpi(bed, MPIEXEC, version_text, ranks_per_host=1)
         env = dict(os.environ)
         print(f"{count} hosts at {rate}:", flush=True)
         env["LP_SPARSE_COST_MODEL"] = calibrate(launch, out_dir, env)
@@ -85,8 +87,8 @@ def run_bed(count, rate, out_root, quick):
         if count >= 4:
             results["slow_link"] = slow_link(bed, rate, launch, out_dir, env, quick)
         traffic = {h: bed.traffic(h) for h in bed.hosts}
-    subprocess.run([sys.executable, "-m", "partial4py.bench.plot", *(os.path.join(out_dir, f"{k}.json")
-                                                                     for k in ("dense", "sparse", "partial")), "-o", out_dir],
+    plotted = [os.path.join(out_dir, f"{kind}.json") for kind in ("dense", "sparse", "partial")]
+    subprocess.run([sys.executable, "-m", "partial4py.bench.plot", *plotted, "-o", out_dir],
                    check=True, timeout=300, capture_output=True)
     return {"hosts": count, "rate": rate, "results": results, "traffic": traffic}
 
@@ -169,7 +171,8 @@ def main():
     parser.add_argument("--quick", action="store_true", help="Fewer iterations: a smoke run, not numbers.")
     options = parser.parse_args()
     hosts.check_available()
-    beds = [run_bed(int(count), rate, options.out, options.quick)
+    version = subprocess.run([*MPIEXEC, "--version"], capture_output=True, text=True, timeout=60)
+    beds = [run_bed(int(count), rate, version.stdout + version.stderr, options.out, options.quick)
             for count in options.hosts.split(",") for rate in options.rates.split(",")]
     with open(os.path.join(options.out, "results.json"), "w") as f:
         json.dump(beds, f, indent=1)

@@ -178,18 +178,21 @@ def broadcast_optimizer_state(optimizer, root_rank=0, *, comm=None):
         For a root_rank outside the communicator, or an optimizer without
         ``state_dict`` / ``load_state_dict``.
     """
+    states = []
+
     def prepare():
         if not (hasattr(optimizer, "state_dict") and hasattr(optimizer, "load_state_dict")):
             raise InvalidArgumentError("optimizer must have state_dict and load_state_dict, not "
                                        f"{type(optimizer).__name__}")
-        return [len(group["params"]) for group in optimizer.state_dict()["param_groups"]]
+        states.append(optimizer.state_dict())
+        return [len(group["params"]) for group in states[0]["param_groups"]]
 
     comm, root, groups = _agreed(comm, root_rank, prepare)
     difference = _first_difference(groups)
     if difference is not None:
         raise MismatchError(f"the optimizers' parameter groups differ between rank 0 and rank {difference[0]}: "
                             f"{difference[1]} parameters")
-    state = optimizer.state_dict()
+    state = states[0]
     # The structure (which parameters have state, which entries, their
     # shapes and dtypes) comes from the root; then each tensor as bytes.
     is_root = comm.Get_rank() == root

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 
 SUBNET = ipaddress.ip_network("10.213.77.0/24")
 # Every bed's namespaces start with it, so that a killed run's leftovers are found.
@@ -242,7 +243,6 @@ def _probe():
 
 
 def _in_main_thread():
-    import threading
     return threading.current_thread() is threading.main_thread()
 
 

@@ -37,6 +37,11 @@ def write_agent(bed):
     return path
 
 
+def _on_first_host(bed, hosts, environment, mpiexec):
+    """The launcher, run on the first host with the environment that pins it to the bed."""
+    return bed.exec_prefix(hosts[0]) + ["env"] + environment + list(mpiexec)
+
+
 def open_mpi(bed, mpiexec, ranks_per_host=1, hosts=None):
     """The command prefix (before ``-n N program``) for Open MPI's mpirun:
     ranks fill h0 first, ``ranks_per_host`` each, over TCP between hosts and
@@ -48,17 +53,17 @@ def open_mpi(bed, mpiexec, ranks_per_host=1, hosts=None):
     pinned = [f"OMPI_MCA_btl_tcp_if_include={SUBNET}", f"OMPI_MCA_oob_tcp_if_include={SUBNET}",
               "OMPI_MCA_btl=self,vader,tcp", "OMPI_MCA_mpi_yield_when_idle=1",
               "OMPI_MCA_rmaps_base_oversubscribe=0"]
-    return (bed.exec_prefix(hosts[0]) + ["env"] + pinned + list(mpiexec) +
-            ["--hostfile", hostfile, "--mca", "plm_rsh_agent", write_agent(bed)])
+    return _on_first_host(bed, hosts, pinned, mpiexec) + ["--hostfile", hostfile, "--mca", "plm_rsh_agent",
+                                                          write_agent(bed)]
 
 
 def mpich(bed, mpiexec, ranks_per_host=1, hosts=None):
     """The same for MPICH's Hydra, with UCX's TCP transport on eth0."""
     hosts = hosts or bed.hosts
     pinned = ["UCX_NET_DEVICES=eth0", "UCX_TLS=tcp,self"]
-    return (bed.exec_prefix(hosts[0]) + ["env"] + pinned + list(mpiexec) +
-            ["-launcher", "ssh", "-launcher-exec", write_agent(bed), "-iface", "eth0",
-             "-hosts", ",".join(f"{h}:{ranks_per_host}" for h in hosts)])
+    return _on_first_host(bed, hosts, pinned, mpiexec) + [
+        "-launcher", "ssh", "-launcher-exec", write_agent(bed), "-iface", "eth0",
+        "-hosts", ",".join(f"{h}:{ranks_per_host}" for h in hosts)]
 
 
 def for_mpi(bed, mpiexec, version_text, ranks_per_host=1, hosts=None):
