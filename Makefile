@@ -3,6 +3,7 @@
 #   make test MPI=mpich  the same against MPICH
 #   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
 #   make typecheck       stubtest (the .pyi stubs against the installed package) and mypy --strict on tests/typing
+#   make test-partial-algorithms  the partial allreduce suites once per reduction algorithm
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 #   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
 #   make bench-hosts     the same kinds of runs across the multi-host test bed (root): bench/results-hosts
@@ -40,7 +41,7 @@ NP ?= 4
 TORCH ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: all mpi venv install cbuild ctest pytest typecheck test sanitize demo bench bench-hosts gpu-wheels clean
+.PHONY: all mpi venv install cbuild ctest pytest typecheck test test-partial-algorithms sanitize demo bench bench-hosts gpu-wheels clean
 
 all: install
 
@@ -91,6 +92,16 @@ typecheck: install
 	$(VPY) -m mypy --config-file $(MYPY_CONFIG) --strict tests/typing/usage.py
 
 test: ctest pytest typecheck
+
+# The partial allreduce's invariant suites once per reduction algorithm:
+# auto picks one by the cost model, so some P and counts never see the other.
+PARTIAL_SUITES := $(filter-out tests/test_partial_algorithms.py tests/test_partial_scale.py,$(wildcard tests/test_partial_*.py))
+test-partial-algorithms: cbuild install
+	for algorithm in ring halving_doubling; do \
+	  echo "== LP_PARTIAL_ALGORITHM=$$algorithm"; \
+	  (cd $(CBUILD) && LP_PARTIAL_ALGORITHM=$$algorithm ctest --output-on-failure -R partial) && \
+	  LP_PARTIAL_ALGORITHM=$$algorithm $(VPY) -m pytest $(PARTIAL_SUITES) $(PYTEST_ARGS) || exit 1; \
+	done
 
 # LeakSanitizer is told to ignore the MPI library's own allocations only. It
 # needs the slow unwinder (MPI is built without frame pointers) and Open MPI's

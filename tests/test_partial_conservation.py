@@ -48,10 +48,13 @@ def test_conservation_and_atomicity(nprocs, env):
     check(results, nprocs, calls)
 
 
-def test_large_vectors_in_segments():
-    # LP_MAX_MPI_COUNT splits each round's reduce-scatter and allgather into
-    # several MPI calls: the path that counts beyond INT_MAX take.
-    spec = [{"mode": "majority", "calls": 40, "tail": 3000}, {"mode": "solo", "calls": 40, "tail": 3000}]
+@pytest.mark.parametrize("algorithm", ["ring", "halving_doubling"])
+def test_large_vectors_in_segments(algorithm):
+    # LP_MAX_MPI_COUNT splits each message of a round's reduction into
+    # several MPI calls: the path that counts beyond INT_MAX take (at P=3 the
+    # halving_doubling fold sends whole vectors).
+    spec = [{"mode": "majority", "calls": 40, "tail": 3000, "algorithm": algorithm},
+            {"mode": "solo", "calls": 40, "tail": 3000, "algorithm": algorithm}]
     results = run_mpi(3, "partial_rounds", {"specs": spec}, env={"LP_MAX_MPI_COUNT": "1000"})
     for result in results:
         for outcome in result["outcomes"]:

@@ -2,6 +2,8 @@
 round (float32 results included, where a rank-dependent reduction order
 would show), and every round holds its mode's quorum of fresh
 contributions."""
+import os
+
 import pytest
 
 from mpi_harness import run_mpi
@@ -23,6 +25,10 @@ def check_agreement(results, specs, nprocs):
         per_rank = [r["outcomes"][index]["rounds"] for r in results]
         # round number, contributions, fresh, digest of the result: identical everywhere
         assert all(rounds == per_rank[0] for rounds in per_rank), f"ranks disagree in {spec}"
+        # The suite runs once per algorithm with LP_PARTIAL_ALGORITHM set (.ci/run): it must take effect.
+        forced = spec.get("algorithm") or os.environ.get("LP_PARTIAL_ALGORITHM")
+        if forced and forced != "auto" and nprocs > 1:
+            assert {r["outcomes"][index]["algorithm"] for r in results} == {forced}
         quorum = quorum_of(spec["mode"], nprocs)
         assert results[0]["outcomes"][index]["quorum"] == quorum
         for number, contributions, fresh, _ in per_rank[0][:-1]:  # the last one is the flush

@@ -8,11 +8,12 @@ from mpi_harness import run_mpi
 from partial_transports import TCP, environment_of
 
 CREATION = {"count": "MismatchError", "dtype": "MismatchError", "mode": "MismatchError",
-            "unknown_mode": "InvalidArgumentError", "quorum": "InvalidArgumentError"}
+            "unknown_mode": "InvalidArgumentError", "quorum": "InvalidArgumentError",
+            "algorithm": "MismatchError", "unknown_algorithm": "InvalidArgumentError"}
 CALL = {"send_size": "InvalidArgumentError", "send_dtype": "DatatypeError",
         "recv_readonly": "InvalidArgumentError", "recv_noncontiguous": "InvalidArgumentError",
         "send_not_array": "DatatypeError"}
-MISMATCHES = {"count", "dtype", "mode"}
+MISMATCHES = {"count", "dtype", "mode", "algorithm"}
 
 
 # Every size over shared memory; over tcp a subset keeps the suite short.

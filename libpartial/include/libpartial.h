@@ -14,6 +14,7 @@
 #define LIBPARTIAL_H
 
 #include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* LP_VERSION_MAJOR, _MINOR, _PATCH, LP_VERSION_CODE and LP_VERSION(x, y, z):
@@ -258,6 +259,48 @@ typedef struct {
     int64_t late;          /* this rank only: 1 if its call came after the round fired */
 } lp_partial_info_t;
 
+/* How a round's contributions are reduced. Both reduce each element once,
+ * on one rank, in a fixed order, and copy the result to every rank, so every
+ * rank gets the same bits. See docs/partial.md for their costs. */
+typedef enum {
+    LP_PARTIAL_ALGORITHM_AUTO = 0,             /* the cheaper of the two in the cost model */
+    LP_PARTIAL_ALGORITHM_RING = 1,             /* ring reduce-scatter + allgather: 2(P-1) steps */
+    LP_PARTIAL_ALGORITHM_HALVING_DOUBLING = 2, /* recursive halving + doubling: 2 log2 P steps */
+    LP_PARTIAL_NUM_ALGORITHMS
+} lp_partial_algorithm_t;
+
+/* "auto", "ring", "halving_doubling"; NULL for a value outside the enum. */
+LP_API const char *lp_partial_algorithm_name(lp_partial_algorithm_t algorithm);
+LP_API lp_result_t lp_partial_algorithm_from_name(const char *name, lp_partial_algorithm_t *algorithm);
+/* The cost model (the constants of lp_sparse_get_cost_model): predicted
+ * seconds of one round's reduction of count elements on nprocs ranks, and
+ * the algorithm auto picks. Where LP_SPARSE_COST_MODEL's file cannot be used
+ * they return NaN and LP_PARTIAL_ALGORITHM_AUTO, and lp_get_last_error()
+ * says why. */
+LP_API double lp_partial_predict_seconds(lp_partial_algorithm_t algorithm, int64_t count, lp_datatype_t datatype,
+                                         int nprocs);
+LP_API lp_partial_algorithm_t lp_partial_select_algorithm(int64_t count, lp_datatype_t datatype, int nprocs);
+
+/* Options of lp_partial_create_config. Start from LP_PARTIAL_CONFIG_INIT,
+ * which sets size, so that a program built against this header keeps
+ * working with a library that has more fields. */
+typedef struct {
+    size_t size;                      /* sizeof(lp_partial_config_t) */
+    lp_partial_algorithm_t algorithm; /* auto: LP_PARTIAL_ALGORITHM's name if set, else the cost model */
+} lp_partial_config_t;
+#define LP_PARTIAL_CONFIG_INIT {sizeof(lp_partial_config_t), LP_PARTIAL_ALGORITHM_AUTO}
+
+/* This rank's counts since the object was created. */
+typedef struct {
+    int64_t rounds;                     /* rounds reduced, the flush rounds included */
+    int64_t control_messages_sent;      /* protocol messages (arrivals, notices, flush, close) */
+    int64_t control_messages_received;
+    int64_t rma_operations;             /* one-sided operations; the point-to-point protocol issues none */
+    int64_t reduction_messages_sent;    /* point-to-point messages of the reductions */
+    int64_t reduction_steps_last_round; /* dependent message steps of the last reduction */
+    lp_partial_algorithm_t algorithm_last_round; /* the object's algorithm before the first round */
+} lp_partial_stats_t;
+
 /* Collective over comm. quorum is read only in LP_PARTIAL_QUORUM mode.
  * max_staleness >= 0 (or -1 for the default) bounds how many rounds a rank
  * may run ahead of the slowest one. timeout_seconds <= 0 means no timeout;
@@ -266,6 +309,12 @@ typedef struct {
 LP_API lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op,
                                      lp_partial_mode_t mode, int quorum, int max_staleness,
                                      double timeout_seconds, lp_comm_t comm, lp_partial_t *out);
+/* lp_partial_create with options; config NULL means LP_PARTIAL_CONFIG_INIT.
+ * The algorithm it resolves to must match on every rank. */
+LP_API lp_result_t lp_partial_create_config(int64_t count, lp_datatype_t datatype, lp_op_t op,
+                                            lp_partial_mode_t mode, int quorum, int max_staleness,
+                                            double timeout_seconds, lp_comm_t comm,
+                                            const lp_partial_config_t *config, lp_partial_t *out);
 /* One call: adds sendbuf to this rank's pending contribution, then waits for
  * the round's result. sendbuf may equal recvbuf. info may be NULL. */
 LP_API lp_result_t lp_partial_allreduce(lp_partial_t partial, const void *sendbuf, void *recvbuf,
@@ -289,6 +338,7 @@ LP_API lp_result_t lp_partial_report_error(lp_partial_t partial, lp_result_t cod
  * contributions that were not flushed are dropped. */
 LP_API lp_result_t lp_partial_destroy(lp_partial_t partial);
 LP_API lp_result_t lp_partial_quorum(lp_partial_t partial, int *quorum);
+LP_API lp_result_t lp_partial_stats(lp_partial_t partial, lp_partial_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._arguments import INT64_MAX, integer, real
+from ._arguments import INT32_MAX, INT64_MAX, integer, real
 from ._binding import check, ffi, lib
 from ._buffers import (DATATYPES, DEVICE, HOST, Acquired, HostReduction, acquire, acquire_call, op_code,
                        require_contiguous, require_writable, supported_dtype)
@@ -19,6 +19,11 @@ from .errors import ClosedError, DatatypeError, InvalidArgumentError, code_of
 
 MODES = {"solo": lib.LP_PARTIAL_SOLO, "majority": lib.LP_PARTIAL_MAJORITY, "sync": lib.LP_PARTIAL_SYNC}
 MAX_STALENESS = 1000000  # the C core's bound (lp_partial_create)
+ALGORITHMS = {ffi.string(lib.lp_partial_algorithm_name(code)).decode(): code
+              for code in range(lib.LP_PARTIAL_NUM_ALGORITHMS)}
+_ALGORITHM_NAMES = {code: name for name, code in ALGORITHMS.items()}
+STATS_KEYS = ("rounds", "control_messages_sent", "control_messages_received", "rma_operations",
+              "reduction_messages_sent", "reduction_steps_last_round")
 
 
 class PartialInfo:
@@ -76,6 +81,38 @@ def _staleness(max_staleness):
     return integer(max_staleness, "max_staleness", 0, MAX_STALENESS)
 
 
+def _algorithm_code(algorithm):
+    if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+        raise InvalidArgumentError(f"algorithm {algorithm!r} is not one of {sorted(ALGORITHMS)}")
+    return ALGORITHMS[algorithm]
+
+
+def _model_arguments(count, nprocs, dtype):
+    return (integer(count, "count", 0, INT64_MAX), DATATYPES[supported_dtype(dtype)],
+            integer(nprocs, "nprocs", 1, INT32_MAX))
+
+
+def predict_seconds(algorithm, count, nprocs, dtype="float32"):
+    """The cost model's seconds for one round's reduction of count elements
+    on nprocs ranks, with the sparse cost model's constants. Local.
+    Raises InvalidArgumentError when LP_SPARSE_COST_MODEL's file is unusable."""
+    code = _algorithm_code(algorithm)
+    seconds = lib.lp_partial_predict_seconds(code, *_model_arguments(count, nprocs, dtype))
+    if math.isnan(seconds):  # the model could not be read; the detail says why
+        check(lib.LP_ERR_INVALID_ARGUMENT)
+    return seconds
+
+
+def select_algorithm(count, nprocs, dtype="float32"):
+    """The reduction that 'auto' picks for these parameters on this rank
+    (LP_PARTIAL_ALGORITHM aside). Local. Raises InvalidArgumentError when
+    LP_SPARSE_COST_MODEL's file is unusable."""
+    chosen = lib.lp_partial_select_algorithm(*_model_arguments(count, nprocs, dtype))
+    if chosen == lib.LP_PARTIAL_ALGORITHM_AUTO:  # the model could not be read; the detail says why
+        check(lib.LP_ERR_INVALID_ARGUMENT)
+    return _ALGORITHM_NAMES[chosen]
+
+
 class _PartialRequest(Request):
     """A partial allreduce request. Collected without a wait, it must not
     block (its round may never fire, e.g. at exit): it is detached from its
@@ -97,13 +134,16 @@ class PartialAllreduce:
     integer quorum k in 1..P. ``max_staleness``: how many rounds a rank may
     run ahead of the slowest, 0..1000000 (None: the default, 8). ``timeout``: seconds
     every blocking wait may take before raising :class:`TimeoutError`
-    (None: wait forever). count, dtype, op, mode and max_staleness must
-    match on every rank.
+    (None: wait forever). ``algorithm``: how each round is reduced, 'ring',
+    'halving_doubling' or 'auto' (the environment's LP_PARTIAL_ALGORITHM,
+    else the cheaper in the cost model, see :func:`select_algorithm`); the
+    one chosen is ``self.algorithm``. count, dtype, op, mode, max_staleness
+    and the algorithm chosen must match on every rank.
     """
 
     @keyword_only
     def __init__(self, count, dtype=np.float32, *, comm=None, mode="solo", max_staleness=None, timeout=None,
-                 op="sum"):
+                 op="sum", algorithm="auto"):
         self._handle = ffi.NULL
         handle = lib_comm(comm)
 
@@ -112,12 +152,16 @@ class PartialAllreduce:
             nprocs = ffi.new("int *")
             check(lib.lp_comm_size(handle, nprocs))
             return (integer(count, "count", 0, INT64_MAX), supported_dtype(dtype), *_mode_and_quorum(mode, nprocs[0]),
-                    _staleness(max_staleness), _timeout_seconds(timeout), op_code(op))
+                    _staleness(max_staleness), _timeout_seconds(timeout), op_code(op), _algorithm_code(algorithm))
 
-        n, dt, mode_code, quorum, staleness, seconds, opcode = agree_on(handle, prepare)
+        n, dt, mode_code, quorum, staleness, seconds, opcode, algorithm_code = agree_on(handle, prepare)
+        config = ffi.new("lp_partial_config_t *", {"size": ffi.sizeof("lp_partial_config_t"),
+                                                   "algorithm": algorithm_code})
         out = ffi.new("lp_partial_t *")
-        check(lib.lp_partial_create(n, DATATYPES[dt], opcode, mode_code, quorum, staleness, seconds, handle, out))
+        check(lib.lp_partial_create_config(n, DATATYPES[dt], opcode, mode_code, quorum, staleness, seconds, handle,
+                                           config, out))
         self._handle = out[0]
+        self.algorithm = self.stats()["algorithm_last_round"]
         self.count, self.dtype, self.mode, self.timeout = n, dt, mode, timeout
         quorum_out = ffi.new("int *")
         check(lib.lp_partial_quorum(self._handle, quorum_out))
@@ -217,6 +261,19 @@ class PartialAllreduce:
         handle, reduction = self._checked(prepare)
         run_or_release(reduction, lib.lp_partial_flush, handle, reduction.recv_pointer, info)
         return PartialInfo(info, reduction.result())
+
+    def stats(self):
+        """This rank's counts since creation, a dict: ``rounds`` reduced,
+        ``control_messages_sent`` and ``_received`` (the protocol),
+        ``rma_operations`` (one-sided; the point-to-point protocol issues
+        none), ``reduction_messages_sent``, ``reduction_steps_last_round``
+        (the dependent steps of the last reduction) and
+        ``algorithm_last_round`` (its name)."""
+        stats = ffi.new("lp_partial_stats_t *")
+        check(lib.lp_partial_stats(self._live_handle(), stats))
+        counts = {key: int(getattr(stats, key)) for key in STATS_KEYS}
+        counts["algorithm_last_round"] = _ALGORITHM_NAMES[stats.algorithm_last_round]
+        return counts
 
     def close(self):
         """Collective: stops the progress thread and frees the object.

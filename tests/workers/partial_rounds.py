@@ -64,7 +64,8 @@ def run(comm, spec, seed):
     # Each rank has its own pace, and now and then a much longer pause.
     pace = spec.get("delay", 3e-4) * (1 + rank)
     pa = partial4py.PartialAllreduce(count, dtype=dtype, comm=comm, mode=mode,
-                                     max_staleness=spec.get("max_staleness", 3), timeout=60)
+                                     max_staleness=spec.get("max_staleness", 3), timeout=60,
+                                     algorithm=spec.get("algorithm", "auto"))
     ledger = Ledger(size, count)
     rounds, late = [], 0
     recv = np.empty(count, dtype)
@@ -91,9 +92,9 @@ def run(comm, spec, seed):
         ledger.account(recv, info)
         ledger.check_conservation(calls)
     rounds.append([info.round, info.contributions, info.fresh, digest(recv)])
-    quorum = pa.quorum
+    quorum, algorithm = pa.quorum, pa.algorithm
     pa.close()
-    return {"mode": mode, "quorum": quorum, "rounds": rounds, "late": late,
+    return {"mode": mode, "quorum": quorum, "algorithm": algorithm, "rounds": rounds, "late": late,
             "total": ledger.total.tolist() if floats is None else None}
 
 

@@ -4,6 +4,7 @@
 #define LP_CORE_CORE_H
 
 #include "core/chunk.h"
+#include "core/cost_model.h"
 #include "core/comm.h"
 #include "core/datatype.h"
 #include "core/error.h"

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 int lp_datatype_is_valid(lp_datatype_t datatype)
 {
@@ -89,4 +90,11 @@ lp_result_t lp_reduce_local(const void *in, void *inout, int64_t count, lp_datat
         LP_TRY_MPI(MPI_Reduce_local((const char *)in + c.offset * width, (char *)inout + c.offset * width, c.count,
                                     lp_mpi_datatype(datatype), lp_mpi_op(op)));
     return LP_SUCCESS;
+}
+
+int lp_find_name(const char *const *names, int nnames, const char *name)
+{
+    for (int i = 0; name != NULL && i < nnames; i++)
+        if (names[i] != NULL && strcmp(name, names[i]) == 0) return i;
+    return -1;
 }

@@ -10,6 +10,9 @@ int lp_op_is_valid(lp_op_t op);
 /* NumPy's names ("float32"), and "sum", "prod", "min", "max": for messages. */
 extern const char *const lp_datatype_names[LP_NUM_DATATYPES];
 extern const char *const lp_op_names[LP_NUM_OPS];
+/* The index of name in names[0..nnames), or -1: the lookups behind the
+ * *_from_name functions. */
+int lp_find_name(const char *const *names, int nnames, const char *name);
 MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype);
 MPI_Op lp_mpi_op(lp_op_t op);
 /* Largest element count handed to one MPI call: INT_MAX, or smaller when

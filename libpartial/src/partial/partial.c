@@ -103,6 +103,7 @@ static void free_object(lp_partial_t partial)
         return;
     }
     lp_partial_free_buffers(partial);
+    lp_partial_reduction_free(partial);
     free(partial->coordinator_calls);
     pthread_mutex_destroy(&partial->lock);
     pthread_cond_destroy(&partial->changed);
@@ -111,8 +112,8 @@ static void free_object(lp_partial_t partial)
 }
 
 static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
-                                   int quorum, int max_staleness, double timeout, lp_comm_t comm,
-                                   lp_partial_t *out)
+                                   int quorum, int max_staleness, double timeout, lp_partial_algorithm_t algorithm,
+                                   lp_comm_t comm, lp_partial_t *out)
 {
     struct lp_partial_s *partial = calloc(1, sizeof *partial);
     if (partial == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a partial allreduce");
@@ -138,6 +139,7 @@ static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_
     *out = partial;
     lp_result_t rc = init_sync(partial);
     if (rc == LP_SUCCESS) rc = lp_partial_alloc_buffers(partial);
+    if (rc == LP_SUCCESS) rc = lp_partial_reduction_init(partial, algorithm);
     if (rc == LP_SUCCESS && comm->rank == 0) {
         partial->coordinator_calls = calloc((size_t)comm->size, sizeof(int64_t));
         if (partial->coordinator_calls == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the coordinator");
@@ -182,27 +184,68 @@ static lp_result_t check_create_args(int64_t count, lp_datatype_t datatype, lp_o
     return LP_SUCCESS;
 }
 
+/* The algorithm auto stands for: LP_PARTIAL_ALGORITHM's name, else the cost model's choice. */
+static lp_result_t resolve_algorithm(const lp_partial_config_t *config, int64_t count, lp_datatype_t datatype,
+                                     int size, lp_partial_algorithm_t *algorithm)
+{
+    *algorithm = config->algorithm;
+    if ((int)*algorithm < 0 || *algorithm >= LP_PARTIAL_NUM_ALGORITHMS)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "algorithm %d is not a partial allreduce algorithm", (int)*algorithm);
+    if (*algorithm != LP_PARTIAL_ALGORITHM_AUTO) return LP_SUCCESS;
+    const char *name = getenv("LP_PARTIAL_ALGORITHM");
+    if (name != NULL && *name != '\0') {
+        if (lp_partial_algorithm_from_name(name, algorithm) != LP_SUCCESS)
+            return lp_fail(LP_ERR_INVALID_ARGUMENT, "LP_PARTIAL_ALGORITHM=%s is not auto, ring or halving_doubling",
+                           name);
+        if (*algorithm != LP_PARTIAL_ALGORITHM_AUTO) return LP_SUCCESS;
+    }
+    struct lp_cost_model model = {0};
+    LP_TRY(lp_cost_model_get(&model));
+    *algorithm = lp_partial_choose(count, lp_datatype_size(datatype), size, &model);
+    return LP_SUCCESS;
+}
+
 static const char *const mode_names[LP_PARTIAL_NUM_MODES] = {
     [LP_PARTIAL_SOLO] = "solo", [LP_PARTIAL_MAJORITY] = "majority", [LP_PARTIAL_SYNC] = "sync",
     [LP_PARTIAL_QUORUM] = "quorum"};
 static const struct lp_param create_params[] = {
     LP_PARAM_INT("count"), LP_PARAM_NAMED("dtype", lp_datatype_names), LP_PARAM_NAMED("op", lp_op_names),
-    LP_PARAM_NAMED("mode", mode_names), LP_PARAM_INT("quorum"), LP_PARAM_INT("max_staleness")};
+    LP_PARAM_NAMED("mode", mode_names), LP_PARAM_INT("quorum"), LP_PARAM_INT("max_staleness"),
+    LP_PARAM_NAMED("algorithm", lp_partial_algorithm_names)};
+enum { NUM_CREATE_PARAMS = sizeof create_params / sizeof *create_params };
 
 lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
                               int quorum, int max_staleness, double timeout_seconds, lp_comm_t comm,
                               lp_partial_t *out)
 {
+    return lp_partial_create_config(count, datatype, op, mode, quorum, max_staleness, timeout_seconds, comm, NULL,
+                                    out);
+}
+
+lp_result_t lp_partial_create_config(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
+                                     int quorum, int max_staleness, double timeout_seconds, lp_comm_t comm,
+                                     const lp_partial_config_t *config, lp_partial_t *out)
+{
     LP_TRY(lp_check_comm(comm));
     if (out != NULL) *out = NULL;
+    static const lp_partial_config_t defaults = LP_PARTIAL_CONFIG_INIT;
+    if (config == NULL) config = &defaults;
     lp_result_t local = check_create_args(count, datatype, op, mode, quorum, max_staleness, comm->size, out);
+    if (local == LP_SUCCESS && config->size < sizeof(lp_partial_config_t))
+        local = lp_fail(LP_ERR_INVALID_ARGUMENT, "config->size %zu is not sizeof(lp_partial_config_t) (%zu): "
+                        "start from LP_PARTIAL_CONFIG_INIT", config->size, sizeof(lp_partial_config_t));
+    lp_partial_algorithm_t algorithm = LP_PARTIAL_ALGORITHM_AUTO;
+    if (local == LP_SUCCESS) local = resolve_algorithm(config, count, datatype, comm->size, &algorithm);
     const int staleness = max_staleness < 0 ? LP_PARTIAL_DEFAULT_MAX_STALENESS : max_staleness;
     const int resolved = resolve_quorum(mode, quorum, comm->size);
     lp_partial_t partial = NULL;
     if (local == LP_SUCCESS)
-        local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, comm, &partial);
-    const int64_t params[] = {count, (int64_t)datatype, (int64_t)op, (int64_t)mode, resolved, staleness};
-    lp_result_t rc = lp_comm_agree_max(comm, local, params, create_params, 6, NULL, 0);
+        local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, algorithm, comm,
+                                &partial);
+    const int64_t params[] = {count, (int64_t)datatype, (int64_t)op, (int64_t)mode, resolved, staleness,
+                              (int64_t)algorithm};
+    _Static_assert(sizeof params / sizeof *params == NUM_CREATE_PARAMS, "one value per agreed parameter");
+    lp_result_t rc = lp_comm_agree_max(comm, local, params, create_params, NUM_CREATE_PARAMS, NULL, 0);
     if (rc != LP_SUCCESS) {
         free_object(partial);
         return rc;
@@ -474,5 +517,20 @@ lp_result_t lp_partial_quorum(lp_partial_t partial, int *quorum)
 {
     if (partial == NULL || quorum == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "argument is NULL");
     *quorum = partial->quorum;
+    return LP_SUCCESS;
+}
+
+lp_result_t lp_partial_stats(lp_partial_t partial, lp_partial_stats_t *stats)
+{
+    if (partial == NULL || stats == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "partial allreduce or stats is NULL");
+    const struct lp_partial_counters *c = &partial->counters;
+    *stats = (lp_partial_stats_t){
+        .rounds = __atomic_load_n(&c->rounds, __ATOMIC_RELAXED),
+        .control_messages_sent = __atomic_load_n(&c->control_messages_sent, __ATOMIC_RELAXED),
+        .control_messages_received = __atomic_load_n(&c->control_messages_received, __ATOMIC_RELAXED),
+        .rma_operations = __atomic_load_n(&c->rma_operations, __ATOMIC_RELAXED),
+        .reduction_messages_sent = __atomic_load_n(&c->reduction_messages_sent, __ATOMIC_RELAXED),
+        .reduction_steps_last_round = __atomic_load_n(&c->reduction_steps_last_round, __ATOMIC_RELAXED),
+        .algorithm_last_round = partial->algorithm};
     return LP_SUCCESS;
 }

@@ -40,20 +40,53 @@ struct lp_partial_slot {
     void *data;
 };
 
+/* Where a reduction step reads or writes. */
+enum lp_partial_buffer {
+    LP_PARTIAL_NOWHERE = 0,
+    LP_PARTIAL_CONTRIBUTION, /* this rank's data for the round */
+    LP_PARTIAL_RESULT,       /* the round's result, which also holds partial sums */
+    LP_PARTIAL_SCRATCH,      /* halving_doubling: what a partner sent, before it is reduced */
+};
+
+/* One dependent step of a reduction (reduction.c): at most one receive and
+ * one send (either peer MPI_PROC_NULL for none), then, once both complete,
+ * result[reduce_offset..+reduce_length) = reduce_from's elements op result's.
+ * Offsets and lengths count elements. */
+struct lp_partial_step {
+    int send_to, receive_from;
+    enum lp_partial_buffer send_from, receive_into, reduce_from;
+    int64_t send_offset, send_length;
+    int64_t receive_offset, receive_length;
+    int64_t reduce_offset, reduce_length;
+};
+
 /* One reduction in flight on the progress thread (one round at a time). */
 struct lp_partial_reduction {
     int64_t round;           /* -1 when idle */
     const void *contribution;               /* this rank's data: the snapshot or a lent sendbuf */
     char *result;                           /* the round's slot or a lent recvbuf */
+    char *scratch;                          /* halving_doubling only: count elements */
     struct lp_partial_waiter *lenders[2];   /* whose buffers those are, or NULL [lock] */
-    int phase;               /* 1: ring reduce-scatter, 2: ring allgather, 3: data done */
-    int step;                /* 0 .. size-2 within a phase */
+    int step;                /* the step in flight, 0 .. nsteps; nsteps: the data is done */
+    struct lp_partial_step current;          /* what that step does */
     int64_t nrequests;       /* data requests of the step in flight */
     int64_t nreceives;       /* the first nreceives of them are receives */
-    MPI_Request *requests;   /* per chunk of a block: a receive and a send */
+    MPI_Request *requests;   /* per chunk of a message: a receive and a send */
     MPI_Request meta_request;
     int64_t meta_in[2], meta_out[2];
 };
+
+/* This rank's counts (lp_partial_stats), bumped with lp_partial_count_event
+ * by the thread and read atomically by any thread. */
+struct lp_partial_counters {
+    int64_t rounds, control_messages_sent, control_messages_received, rma_operations, reduction_messages_sent;
+    int64_t reduction_steps_last_round;
+};
+
+static inline void lp_partial_count_event(int64_t *counter)
+{
+    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+}
 
 struct lp_partial_send;      /* a control message in flight (progress.c) */
 
@@ -103,6 +136,12 @@ struct lp_partial_s {
     double timeout;          /* seconds, <= 0: none */
     int ring_size;
     pthread_t thread;
+    /* the reduction's shape (reduction.c) */
+    lp_partial_algorithm_t algorithm;
+    int nsteps;              /* dependent steps of a round's reduction */
+    int group, levels;       /* halving_doubling: the largest power of two <= size, its log2 */
+    int group_rank;          /* this rank's place in that group; -1 for a rank the fold sets aside */
+    struct lp_partial_counters counters;
 
     pthread_mutex_t lock;
     pthread_cond_t changed;  /* user threads wait here */
@@ -185,6 +224,25 @@ void lp_partial_fail_waiters(lp_partial_t partial, lp_result_t code);
 void lp_partial_remove_waiter(lp_partial_t partial, struct lp_partial_waiter *waiter);
 /* The failure detail a rank reports for a failed object. */
 lp_result_t lp_partial_failure_result(lp_partial_t partial);
+
+/* reduction.c */
+/* Fixes the algorithm and allocates what its rounds need. */
+lp_result_t lp_partial_reduction_init(lp_partial_t partial, lp_partial_algorithm_t algorithm);
+void lp_partial_reduction_free(lp_partial_t partial);
+/* Step k (0 <= k < nsteps) of this rank's reduction. */
+void lp_partial_plan_step(const struct lp_partial_s *partial, int k, struct lp_partial_step *step);
+/* Starts the next fired round when idle, else advances the one in flight
+ * (progress thread); *active is set when anything moved. */
+lp_result_t lp_partial_advance_reduction(lp_partial_t partial, int *active);
+/* Forgets the round in flight, whose requests are complete or abandoned. */
+void lp_partial_reduction_reset(struct lp_partial_reduction *reduction);
+
+/* cost.c */
+extern const char *const lp_partial_algorithm_names[LP_PARTIAL_NUM_ALGORITHMS];
+int lp_partial_power_of_two_below(int nprocs);
+double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t count, int64_t width, int nprocs,
+                                   const struct lp_cost_model *model);
+lp_partial_algorithm_t lp_partial_choose(int64_t count, int64_t width, int nprocs, const struct lp_cost_model *model);
 
 /* progress.c */
 lp_result_t lp_partial_start_thread(lp_partial_t partial);

@@ -8,9 +8,8 @@
  * slowest rank's call count (for bounded staleness), flushes, failures and
  * the end (NOTICE). Notices from one sender arrive in order (MPI's
  * non-overtaking rule), so every rank reduces the same rounds in the same
- * order; a round's reduction is a ring reduce-scatter followed by a ring
- * allgather, so each element is reduced once, on one rank, and every rank
- * receives the same bits with O(N) traffic per rank. */
+ * order; a round's reduction (reduction.c) reduces each element once, on
+ * one rank, so every rank receives the same bits. */
 #include "partial/partial.h"
 
 #include <errno.h>
@@ -19,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { CONTROL_TAG = 1, REDUCE_TAG = 2, COORDINATOR = 0 };
+enum { COORDINATOR = 0 };
 /* Idle polling backs off to IDLE_MAX_US, so that an idle object costs
  * little CPU on an oversubscribed node; a user call wakes the thread at
  * once. While a round is reducing or a local call waits, the thread first
@@ -39,7 +38,7 @@ static lp_result_t send_control(lp_partial_t partial, int destination, const str
     struct lp_partial_send *send = calloc(1, sizeof *send);
     if (send == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a control message");
     send->message = *message;
-    int rc = MPI_Isend(&send->message, LP_CONTROL_WORDS, MPI_INT64_T, destination, CONTROL_TAG, partial->comm,
+    int rc = MPI_Isend(&send->message, LP_CONTROL_WORDS, MPI_INT64_T, destination, LP_CONTROL_TAG, partial->comm,
                        &send->request);
     if (rc != MPI_SUCCESS) {
         free(send);
@@ -47,6 +46,7 @@ static lp_result_t send_control(lp_partial_t partial, int destination, const str
     }
     send->next = partial->sends;
     partial->sends = send;
+    lp_partial_count_event(&partial->counters.control_messages_sent);
     return LP_SUCCESS;
 }
 
@@ -140,7 +140,7 @@ static void receive_notice(lp_partial_t partial, const struct lp_partial_control
 static lp_result_t post_control_receive(lp_partial_t partial)
 {
     return lp_check_mpi(MPI_Irecv(&partial->control_message, LP_CONTROL_WORDS, MPI_INT64_T, MPI_ANY_SOURCE,
-                                  CONTROL_TAG, partial->comm, &partial->control_request),
+                                  LP_CONTROL_TAG, partial->comm, &partial->control_request),
                         "MPI_Irecv");
 }
 
@@ -152,6 +152,7 @@ static lp_result_t drain_control(lp_partial_t partial, int *active)
         LP_TRY_MPI(MPI_Test(&partial->control_request, &arrived, &status));
         if (!arrived) return LP_SUCCESS;
         *active = 1;
+        lp_partial_count_event(&partial->counters.control_messages_received);
         if (partial->control_message.type == LP_MSG_NOTICE) receive_notice(partial, &partial->control_message);
         else coordinator_receive(partial, &partial->control_message, status.MPI_SOURCE);
         LP_TRY(post_control_receive(partial));
@@ -216,172 +217,6 @@ static lp_result_t coordinate(lp_partial_t partial)
     return LP_SUCCESS;
 }
 
-/* ---- the reduction of one round ----
- *
- * A ring reduce-scatter, then a ring allgather, on point-to-point messages
- * of the object's communicator: each rank sends and receives 2(P-1) blocks
- * of N/P elements, so its traffic is O(N) whatever P is and whatever
- * algorithms the MPI library picks. Block b is reduced along the ring in a
- * fixed order and ends on one rank, which the allgather copies everywhere:
- * every rank gets the same bits, floats included. */
-
-static int64_t block_offset(lp_partial_t partial, int64_t block)
-{
-    const int64_t base = partial->count / partial->size, extra = partial->count % partial->size;
-    return block * base + (block < extra ? block : extra);
-}
-
-static int64_t block_length(lp_partial_t partial, int64_t block)
-{
-    return partial->count / partial->size + (block < partial->count % partial->size);
-}
-
-static int ring_block(lp_partial_t partial, int shift)
-{
-    return (int)(((partial->rank + shift) % partial->size + partial->size) % partial->size);
-}
-
-/* Receives length elements from the left neighbour into in while sending
- * length from out to the right one, in chunks of at most one MPI count. */
-static lp_result_t exchange(lp_partial_t partial, void *in, int64_t in_length, const void *out, int64_t out_length)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    const int left = (partial->rank + partial->size - 1) % partial->size, right = (partial->rank + 1) % partial->size;
-    const MPI_Datatype type = lp_mpi_datatype(partial->datatype);
-    reduction->nrequests = 0;
-    reduction->nreceives = lp_mpi_chunk_count(in_length);
-    for (struct lp_chunks c = lp_mpi_chunks(in_length); lp_chunks_next(&c);)
-        LP_TRY_MPI(MPI_Irecv((char *)in + c.offset * partial->width, c.count, type, left, REDUCE_TAG, partial->comm,
-                             &reduction->requests[reduction->nrequests++]));
-    for (struct lp_chunks c = lp_mpi_chunks(out_length); lp_chunks_next(&c);)
-        LP_TRY_MPI(MPI_Isend((const char *)out + c.offset * partial->width, c.count, type, right, REDUCE_TAG,
-                             partial->comm, &reduction->requests[reduction->nrequests++]));
-    return LP_SUCCESS;
-}
-
-/* Posts the messages of the current step. The reduce-scatter works out of
- * place: partial sums accumulate in the result, so the snapshot is only
- * read, and a block received lands where its sum will stay. */
-static lp_result_t start_step(lp_partial_t partial)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    const int step = reduction->step;
-    char *result = reduction->result;
-    if (reduction->phase == 1) {
-        /* Pass on the partial sum of block rank-step (at step 0 this rank's
-         * own data); receive the left neighbour's sum of block rank-step-1. */
-        const int send = ring_block(partial, -step), receive = ring_block(partial, -step - 1);
-        const char *partial_sums = step == 0 ? reduction->contribution : result;
-        return exchange(partial, result + block_offset(partial, receive) * partial->width,
-                        block_length(partial, receive),
-                        partial_sums + block_offset(partial, send) * partial->width, block_length(partial, send));
-    }
-    /* Pass on the finished block rank+1-step; receive block rank-step. */
-    const int send = ring_block(partial, 1 - step), receive = ring_block(partial, -step);
-    return exchange(partial, result + block_offset(partial, receive) * partial->width, block_length(partial, receive),
-                    result + block_offset(partial, send) * partial->width, block_length(partial, send));
-}
-
-/* Folds this rank's own block into the partial sum just received. */
-static lp_result_t reduce_received(lp_partial_t partial)
-{
-    const struct lp_partial_reduction *reduction = &partial->reduction;
-    const int block = ring_block(partial, -reduction->step - 1);
-    const int64_t start = block_offset(partial, block) * partial->width;
-    return lp_reduce_local((const char *)reduction->contribution + start, reduction->result + start,
-                           block_length(partial, block), partial->datatype, partial->op);
-}
-
-static void free_reduction(struct lp_partial_reduction *reduction)
-{
-    free(reduction->requests);
-    reduction->requests = NULL;
-    reduction->nrequests = 0;
-    reduction->round = -1;
-}
-
-static lp_result_t start_reduction(lp_partial_t partial, int64_t round)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    const int64_t most_chunks = lp_mpi_chunk_count(partial->count / partial->size + 1);
-    reduction->requests = malloc(sizeof(MPI_Request) * (size_t)(2 * most_chunks));
-    if (reduction->requests == NULL)
-        return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the reduction of round %lld", (long long)round);
-    reduction->round = round;
-    reduction->phase = 1;
-    reduction->step = 0;
-    reduction->nrequests = 0;
-    reduction->meta_request = MPI_REQUEST_NULL;
-
-    pthread_mutex_lock(&partial->lock);
-    lp_partial_take_snapshot(partial, reduction);
-    pthread_mutex_unlock(&partial->lock);
-
-    LP_TRY_MPI(MPI_Iallreduce(reduction->meta_in, reduction->meta_out, 2, MPI_INT64_T, MPI_SUM, partial->comm,
-                              &reduction->meta_request));
-    if (partial->size == 1) {
-        if (partial->count > 0) memcpy(reduction->result, reduction->contribution, (size_t)(partial->count * partial->width));
-        reduction->phase = 3;
-        return LP_SUCCESS;
-    }
-    return start_step(partial);
-}
-
-/* Moves the ring on once the step in flight has completed. */
-static lp_result_t next_step(lp_partial_t partial)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    if (reduction->phase == 1) LP_TRY(reduce_received(partial));
-    if (++reduction->step < partial->size - 1) return start_step(partial);
-    reduction->step = 0;
-    if (reduction->phase++ == 1) return start_step(partial);
-    return LP_SUCCESS; /* phase 3: only the metadata may still be in flight */
-}
-
-static void finish_round(lp_partial_t partial)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    pthread_mutex_lock(&partial->lock);
-    struct lp_partial_slot *slot = lp_partial_slot_of(partial, reduction->round);
-    slot->contributions = reduction->meta_out[0];
-    slot->fresh = reduction->meta_out[1];
-    slot->quorum_met = !(partial->forced_first <= reduction->round && reduction->round < partial->flush_round);
-    slot->round = reduction->round;
-    lp_partial_complete_round(partial, reduction->round, reduction->result);
-    if (reduction->result != slot->data) slot->round = -1; /* the result went to a caller's buffer only */
-    lp_partial_return_lent(partial, reduction);
-    pthread_cond_broadcast(&partial->changed);
-    pthread_mutex_unlock(&partial->lock);
-    free_reduction(reduction);
-}
-
-/* Starts the next fired round when idle, else advances the one in flight. */
-static lp_result_t advance_reduction(lp_partial_t partial, int *active)
-{
-    struct lp_partial_reduction *reduction = &partial->reduction;
-    if (reduction->round < 0) {
-        pthread_mutex_lock(&partial->lock);
-        int64_t next = partial->snapshot_through + 1;
-        int fired = next <= partial->fired_through;
-        pthread_mutex_unlock(&partial->lock);
-        if (!fired) return LP_SUCCESS;
-        *active = 1;
-        return start_reduction(partial, next);
-    }
-    int done = 0;
-    while (reduction->phase < 3) {
-        LP_TRY(lp_testall(reduction->requests, reduction->nrequests, &done));
-        if (!done) return LP_SUCCESS;
-        *active = 1;
-        LP_TRY(next_step(partial));
-    }
-    LP_TRY_MPI(MPI_Test(&reduction->meta_request, &done, MPI_STATUS_IGNORE));
-    if (!done) return LP_SUCCESS;
-    *active = 1;
-    finish_round(partial);
-    return LP_SUCCESS;
-}
-
 /* ---- the thread ---- */
 
 /* An object that gave up leaves at once, even with a round in flight: that
@@ -400,7 +235,7 @@ static lp_result_t step(lp_partial_t partial, int *active)
     LP_TRY(send_outbox(partial, active));
     LP_TRY(drain_control(partial, active));
     if (partial->rank == COORDINATOR) LP_TRY(coordinate(partial));
-    LP_TRY(advance_reduction(partial, active));
+    LP_TRY(lp_partial_advance_reduction(partial, active));
     return reap_sends(partial, 0);
 }
 
@@ -482,7 +317,7 @@ static void shut_down(lp_partial_t partial, int abandoning)
     lp_partial_return_lent(partial, reduction);
     partial->mpi_holds_memory |= held;
     pthread_mutex_unlock(&partial->lock);
-    free_reduction(reduction);
+    lp_partial_reduction_reset(reduction);
 }
 
 static int is_busy(lp_partial_t partial)
@@ -536,7 +371,6 @@ static void *progress_main(void *argument)
 lp_result_t lp_partial_start_thread(lp_partial_t partial)
 {
     partial->control_request = MPI_REQUEST_NULL;
-    partial->reduction.round = -1;
     int rc = pthread_create(&partial->thread, NULL, progress_main, partial);
     if (rc != 0) return lp_fail(LP_ERR_INTERNAL, "cannot start the progress thread: %s", strerror(rc));
     return LP_SUCCESS;

@@ -34,6 +34,8 @@ struct lp_partial_control {
 };
 
 enum { LP_CONTROL_WORDS = 8 };
+/* The tags on the object's communicator: protocol messages, and the reductions' data. */
+enum { LP_CONTROL_TAG = 1, LP_REDUCE_TAG = 2 };
 _Static_assert(sizeof(struct lp_partial_control) == LP_CONTROL_WORDS * sizeof(int64_t),
                "a control message is LP_CONTROL_WORDS int64 words on the wire, no padding");
 

@@ -28,11 +28,11 @@ const char *lp_sparse_algorithm_name(lp_sparse_algorithm_t algorithm)
 lp_result_t lp_sparse_algorithm_from_name(const char *name, lp_sparse_algorithm_t *algorithm)
 {
     if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
-    for (int a = 0; a < LP_SPARSE_NUM_ALGORITHMS; a++)
-        if (strcmp(name, algorithm_names[a]) == 0) {
-            *algorithm = (lp_sparse_algorithm_t)a;
-            return LP_SUCCESS;
-        }
+    const int found = lp_find_name(algorithm_names, LP_SPARSE_NUM_ALGORITHMS, name);
+    if (found >= 0) {
+        *algorithm = (lp_sparse_algorithm_t)found;
+        return LP_SUCCESS;
+    }
     return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown sparse algorithm '%s'", name);
 }
 
@@ -84,8 +84,8 @@ static lp_result_t start(const void *indices, lp_datatype_t index_type, const vo
      * past the agreement chooses from the same count with the same
      * constants, so they cannot run different algorithms. An explicit
      * algorithm does not read the model (zeros). */
-    struct lp_sparse_cost_model model = {0, 0, 0, 0};
-    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) rc = lp_sparse_cost_model(&model);
+    struct lp_cost_model model = {0, 0, 0, 0};
+    if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO) rc = lp_cost_model_get(&model);
     lp_sparse_algorithm_t prepared = algorithm;
     if (rc == LP_SUCCESS && algorithm == LP_SPARSE_AUTO)
         prepared = lp_sparse_select_with(&model, size, nnz, comm->size, datatype, density_threshold);

@@ -72,23 +72,13 @@ struct lp_sparse_problem {
     int value_bytes;
     double density_threshold;
 };
-/* alpha: seconds per message; beta: per byte sent; gamma: per sparse entry
- * sorted, merged or copied; delta: per dense byte touched locally (zeroing,
- * scatter, scan, reduction). */
-struct lp_sparse_cost_model {
-    double alpha, beta, gamma, delta;
-};
-/* The model auto uses: the defaults, LP_SPARSE_COST_MODEL's file (read
- * once) or what lp_sparse_set_cost_model set. LP_ERR_INVALID_ARGUMENT when
- * that file cannot be read or is not a cost model. */
-lp_result_t lp_sparse_cost_model(struct lp_sparse_cost_model *model);
 double lp_sparse_default_density_threshold(int64_t size, lp_datatype_t datatype);
 double lp_sparse_estimate_seconds(lp_sparse_algorithm_t algorithm, const struct lp_sparse_problem *problem,
-                                  const struct lp_sparse_cost_model *model);
+                                  const struct lp_cost_model *model);
 lp_sparse_algorithm_t lp_sparse_choose(const struct lp_sparse_problem *problem,
-                                       const struct lp_sparse_cost_model *model);
+                                       const struct lp_cost_model *model);
 /* lp_sparse_select_algorithm under the given model. */
-lp_sparse_algorithm_t lp_sparse_select_with(const struct lp_sparse_cost_model *model, int64_t size, int64_t nnz,
+lp_sparse_algorithm_t lp_sparse_select_with(const struct lp_cost_model *model, int64_t size, int64_t nnz,
                                             int nprocs, lp_datatype_t datatype, double density_threshold);
 
 /* algorithms.c: one sparse allreduce in flight, as a state machine

@@ -1,0 +1,86 @@
+/* The alpha-beta cost model of a round's reduction, behind
+ * LP_PARTIAL_ALGORITHM_AUTO. The formulas are explained in docs/partial.md. */
+#include "partial/partial.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+const char *const lp_partial_algorithm_names[LP_PARTIAL_NUM_ALGORITHMS] = {
+    [LP_PARTIAL_ALGORITHM_AUTO] = "auto",
+    [LP_PARTIAL_ALGORITHM_RING] = "ring",
+    [LP_PARTIAL_ALGORITHM_HALVING_DOUBLING] = "halving_doubling",
+};
+
+const char *lp_partial_algorithm_name(lp_partial_algorithm_t algorithm)
+{
+    return (int)algorithm >= 0 && algorithm < LP_PARTIAL_NUM_ALGORITHMS ? lp_partial_algorithm_names[algorithm] : NULL;
+}
+
+lp_result_t lp_partial_algorithm_from_name(const char *name, lp_partial_algorithm_t *algorithm)
+{
+    if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
+    const int found = lp_find_name(lp_partial_algorithm_names, LP_PARTIAL_NUM_ALGORITHMS, name);
+    if (found < 0)
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown partial allreduce algorithm '%s' (auto, ring, halving_doubling)",
+                       name);
+    *algorithm = (lp_partial_algorithm_t)found;
+    return LP_SUCCESS;
+}
+
+int lp_partial_power_of_two_below(int nprocs)
+{
+    int group = 1;
+    while (group <= nprocs / 2) group *= 2;
+    return group;
+}
+
+double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t count, int64_t width, int nprocs,
+                                   const struct lp_cost_model *c)
+{
+    if (nprocs <= 1) return 0;
+    const double P = nprocs, bytes = (double)count * (double)width;
+    if (algorithm == LP_PARTIAL_ALGORITHM_RING)
+        /* 2(P-1) steps of one block each way; (P-1) blocks reduced. */
+        return 2 * (P - 1) * c->alpha + 2 * (P - 1) / P * bytes * c->beta + (P - 1) / P * bytes * c->delta;
+    if (algorithm != LP_PARTIAL_ALGORITHM_HALVING_DOUBLING) return HUGE_VAL;
+    const int group = lp_partial_power_of_two_below(nprocs);
+    const double G = group, folded = nprocs > group;
+    double levels = 0;
+    for (int g = 1; g < group; g *= 2) levels++;
+    /* The contribution is copied into the result first (the halving works
+     * in place); a fold sends whole vectors in and out of the group. */
+    return (2 * levels + 2 * folded) * c->alpha + (2 * (G - 1) / G + 2 * folded) * bytes * c->beta +
+           ((G - 1) / G + folded + 1) * bytes * c->delta;
+}
+
+lp_partial_algorithm_t lp_partial_choose(int64_t count, int64_t width, int nprocs, const struct lp_cost_model *c)
+{
+    /* The ring on a tie: it needs no scratch vector. */
+    const double ring = lp_partial_estimate_seconds(LP_PARTIAL_ALGORITHM_RING, count, width, nprocs, c);
+    const double halving = lp_partial_estimate_seconds(LP_PARTIAL_ALGORITHM_HALVING_DOUBLING, count, width, nprocs, c);
+    return halving < ring ? LP_PARTIAL_ALGORITHM_HALVING_DOUBLING : LP_PARTIAL_ALGORITHM_RING;
+}
+
+static int valid_problem(int64_t count, lp_datatype_t datatype, int nprocs)
+{
+    return count >= 0 && nprocs >= 1 && lp_datatype_is_valid(datatype);
+}
+
+double lp_partial_predict_seconds(lp_partial_algorithm_t algorithm, int64_t count, lp_datatype_t datatype,
+                                  int nprocs)
+{
+    struct lp_cost_model model = {0};
+    if (lp_cost_model_get(&model) != LP_SUCCESS) return NAN;
+    if (!valid_problem(count, datatype, nprocs)) return HUGE_VAL;
+    const int64_t width = lp_datatype_size(datatype);
+    if (algorithm == LP_PARTIAL_ALGORITHM_AUTO) algorithm = lp_partial_choose(count, width, nprocs, &model);
+    return lp_partial_estimate_seconds(algorithm, count, width, nprocs, &model);
+}
+
+lp_partial_algorithm_t lp_partial_select_algorithm(int64_t count, lp_datatype_t datatype, int nprocs)
+{
+    struct lp_cost_model model = {0};
+    if (lp_cost_model_get(&model) != LP_SUCCESS) return LP_PARTIAL_ALGORITHM_AUTO;
+    if (!valid_problem(count, datatype, nprocs)) return LP_PARTIAL_ALGORITHM_RING;
+    return lp_partial_choose(count, lp_datatype_size(datatype), nprocs, &model);
+}
