@@ -139,7 +139,8 @@ def test_auto_follows_the_cost_model(tmp_path):
     constants = {"alpha": 5e-6, "beta": 1e-9, "delta": 2e-10}
     model = tmp_path / "model.json"
     model.write_text(json.dumps(constants))
-    grid = [(count, nprocs) for count in (0, 1, 256, 4096, 65536, 1 << 20, 1 << 24) for nprocs in (1, 2, 3, 4, 6, 8, 32)]
+    grid = [(count, nprocs) for count in (0, 1, 256, 4096, 65536, 1 << 20, 1 << 24)
+            for nprocs in (1, 2, 3, 4, 6, 8, 32)]
     script = ("import json, sys\nfrom partial4py.partial import predict_seconds, select_algorithm\n"
               f"grid = {grid!r}\n"
               "print(json.dumps([[select_algorithm(c, p, 'float32'), predict_seconds('ring', c, p, 'float32'),"

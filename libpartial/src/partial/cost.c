@@ -21,8 +21,8 @@ lp_result_t lp_partial_algorithm_from_name(const char *name, lp_partial_algorith
     if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
     const int found = lp_find_name(lp_partial_algorithm_names, LP_PARTIAL_NUM_ALGORITHMS, name);
     if (found < 0)
-        return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown partial allreduce algorithm '%s' (auto, ring, halving_doubling)",
-                       name);
+        return lp_fail(LP_ERR_INVALID_ARGUMENT,
+                       "unknown partial allreduce algorithm '%s' (auto, ring, halving_doubling)", name);
     *algorithm = (lp_partial_algorithm_t)found;
     return LP_SUCCESS;
 }

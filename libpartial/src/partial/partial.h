@@ -229,8 +229,6 @@ lp_result_t lp_partial_failure_result(lp_partial_t partial);
 /* Fixes the algorithm and allocates what its rounds need. */
 lp_result_t lp_partial_reduction_init(lp_partial_t partial, lp_partial_algorithm_t algorithm);
 void lp_partial_reduction_free(lp_partial_t partial);
-/* Step k (0 <= k < nsteps) of this rank's reduction. */
-void lp_partial_plan_step(const struct lp_partial_s *partial, int k, struct lp_partial_step *step);
 /* Starts the next fired round when idle, else advances the one in flight
  * (progress thread); *active is set when anything moved. */
 lp_result_t lp_partial_advance_reduction(lp_partial_t partial, int *active);

@@ -48,7 +48,8 @@ static void ring_step(const struct lp_partial_s *partial, int k, struct lp_parti
     /* Reduce-scatter: pass on the partial sum of block rank-s (at s = 0 this
      * rank's own data), receive block rank-s-1 and add this rank's share.
      * Allgather: pass on the finished block rank+1-s, receive block rank-s. */
-    const int send = modulo(reducing ? rank - s : rank + 1 - s, P), receive = modulo(reducing ? rank - s - 1 : rank - s, P);
+    const int send = modulo(reducing ? rank - s : rank + 1 - s, P);
+    const int receive = modulo(reducing ? rank - s - 1 : rank - s, P);
     step->send_to = (rank + 1) % P;
     step->receive_from = (rank + P - 1) % P;
     step->send_from = reducing && s == 0 ? LP_PARTIAL_CONTRIBUTION : LP_PARTIAL_RESULT;
@@ -122,7 +123,8 @@ static void halving_doubling_step(const struct lp_partial_s *partial, int k, str
                 &step->receive_length);
 }
 
-void lp_partial_plan_step(const struct lp_partial_s *partial, int k, struct lp_partial_step *step)
+/* Step k (0 <= k < nsteps) of this rank's reduction. */
+static void plan_step(const struct lp_partial_s *partial, int k, struct lp_partial_step *step)
 {
     *step = (struct lp_partial_step){.send_to = MPI_PROC_NULL, .receive_from = MPI_PROC_NULL,
                                      .send_from = LP_PARTIAL_NOWHERE, .receive_into = LP_PARTIAL_NOWHERE,
@@ -210,7 +212,7 @@ static lp_result_t begin_step(lp_partial_t partial, int k)
     reduction->step = k;
     reduction->nrequests = reduction->nreceives = 0;
     if (k >= partial->nsteps) return LP_SUCCESS;
-    lp_partial_plan_step(partial, k, &reduction->current);
+    plan_step(partial, k, &reduction->current);
     return start_step(partial);
 }
 
