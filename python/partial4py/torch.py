@@ -19,10 +19,12 @@ from ._arguments import INT64_MAX, integer
 from ._comm import agree_on, lib_comm
 from ._keywords import keyword_only
 from ._torch_broadcast import broadcast_object, broadcast_optimizer_state, broadcast_parameters
+from ._torch_ddp import CommHookState, comm_hook, init_process_group
 from .compress import TopKCompressor
 from .errors import DatatypeError, InvalidArgumentError
 
-__all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object"]
+__all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object",
+           "init_process_group", "CommHookState", "comm_hook"]
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
 

@@ -6,7 +6,8 @@ import torch
 
 from .compress import TopKCompressor as TopKCompressor
 
-__all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object"]
+__all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object",
+           "init_process_group", "CommHookState", "comm_hook"]
 
 class DistributedOptimizer:
     optimizer: torch.optim.Optimizer
@@ -35,3 +36,14 @@ def broadcast_parameters(params: dict[str, torch.Tensor] | Iterable[tuple[str, t
 def broadcast_optimizer_state(optimizer: torch.optim.Optimizer | DistributedOptimizer, root_rank: int = 0, *,
                               comm: Any = None) -> None: ...
 def broadcast_object(obj: Any, root_rank: int = 0, *, comm: Any = None) -> Any: ...
+
+def init_process_group(backend: str = "gloo", *, comm: Any = None, **options: Any) -> None: ...
+
+class CommHookState:
+    mode: str
+    density: float
+    comm: Any  # an mpi4py MPI.Intracomm
+    def __init__(self, mode: str = "sync", *, comm: Any = None, density: float = 0.01) -> None: ...
+    def compressor(self, index: int, tensor: torch.Tensor) -> TopKCompressor: ...
+
+def comm_hook(state: CommHookState, bucket: Any) -> torch.futures.Future[torch.Tensor]: ...

@@ -6,7 +6,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from _worker import digest, main, raised, rank_input, report
+from _worker import communicator, digest, main, raised, rank_input, report
 
 
 def run(comm, case):
@@ -39,13 +39,9 @@ def body(args):
             partial4py.PartialAllreduce(16, comm=world, mode="sync", timeout=60).close()
         report(outcome=raised(create))
         return
-    comm = world
-    if args.get("split"):
-        # Two sub-communicators of uneven sizes: the first third of the ranks, and the rest.
-        comm = world.Split(int(world.Get_rank() >= world.Get_size() // 3), world.Get_rank())
+    comm, color, _ = communicator(args)
     outcomes = [run(comm, case) for case in args["cases"]]
-    report(outcomes=outcomes, size=comm.Get_size(), sub_rank=comm.Get_rank(),
-           color=int(world.Get_rank() >= world.Get_size() // 3) if args.get("split") else 0)
+    report(outcomes=outcomes, size=comm.Get_size(), color=color)
     if comm is not world:
         comm.Free()
 
