@@ -76,9 +76,9 @@ class CommHookState:
     def compressor(self, index, tensor):
         """Bucket index's compressor; a new one when DDP rebuilt its buckets
         (after the first step), whose residual then starts from zero."""
-        compressor = self._compressors.get(index)
-        if compressor is None or compressor.size != tensor.numel() or compressor.dtype != _numpy_dtype(tensor):
-            compressor = TopKCompressor(tensor.numel(), density=self.density, dtype=_numpy_dtype(tensor))
+        compressor, dtype = self._compressors.get(index), _numpy_dtype(tensor)
+        if compressor is None or compressor.size != tensor.numel() or compressor.dtype != dtype:
+            compressor = TopKCompressor(tensor.numel(), density=self.density, dtype=dtype)
             self._compressors[index] = compressor
         return compressor
 

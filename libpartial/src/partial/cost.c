@@ -27,11 +27,21 @@ lp_result_t lp_partial_algorithm_from_name(const char *name, lp_partial_algorith
     return LP_SUCCESS;
 }
 
-int lp_partial_power_of_two_below(int nprocs)
+int lp_partial_power_of_two_below(int nprocs, int *levels)
 {
     int group = 1;
-    while (group <= nprocs / 2) group *= 2;
+    *levels = 0;
+    while (group <= nprocs / 2) group *= 2, ++*levels;
     return group;
+}
+
+int lp_partial_steps(lp_partial_algorithm_t algorithm, int nprocs)
+{
+    if (nprocs <= 1) return 0;
+    if (algorithm == LP_PARTIAL_ALGORITHM_RING) return 2 * (nprocs - 1);
+    int levels = 0;
+    const int group = lp_partial_power_of_two_below(nprocs, &levels);
+    return 2 * levels + 2 * (nprocs > group);
 }
 
 double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t count, int64_t width, int nprocs,
@@ -39,18 +49,17 @@ double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t cou
 {
     if (nprocs <= 1) return 0;
     const double P = nprocs, bytes = (double)count * (double)width;
+    const double messages = lp_partial_steps(algorithm, nprocs) * c->alpha;
     if (algorithm == LP_PARTIAL_ALGORITHM_RING)
-        /* 2(P-1) steps of one block each way; (P-1) blocks reduced. */
-        return 2 * (P - 1) * c->alpha + 2 * (P - 1) / P * bytes * c->beta + (P - 1) / P * bytes * c->delta;
+        /* One block each way per step; (P-1) blocks reduced. */
+        return messages + 2 * (P - 1) / P * bytes * c->beta + (P - 1) / P * bytes * c->delta;
     if (algorithm != LP_PARTIAL_ALGORITHM_HALVING_DOUBLING) return HUGE_VAL;
-    const int group = lp_partial_power_of_two_below(nprocs);
+    int levels = 0;
+    const int group = lp_partial_power_of_two_below(nprocs, &levels);
     const double G = group, folded = nprocs > group;
-    double levels = 0;
-    for (int g = 1; g < group; g *= 2) levels++;
     /* The contribution is copied into the result first (the halving works
      * in place); a fold sends whole vectors in and out of the group. */
-    return (2 * levels + 2 * folded) * c->alpha + (2 * (G - 1) / G + 2 * folded) * bytes * c->beta +
-           ((G - 1) / G + folded + 1) * bytes * c->delta;
+    return messages + (2 * (G - 1) / G + 2 * folded) * bytes * c->beta + ((G - 1) / G + folded + 1) * bytes * c->delta;
 }
 
 lp_partial_algorithm_t lp_partial_choose(int64_t count, int64_t width, int nprocs, const struct lp_cost_model *c)

@@ -50,14 +50,15 @@ enum lp_partial_buffer {
 
 /* One dependent step of a reduction (reduction.c): at most one receive and
  * one send (either peer MPI_PROC_NULL for none), then, once both complete,
- * result[reduce_offset..+reduce_length) = reduce_from's elements op result's.
+ * result[reduce_offset..+reduce_length) = reduce_from[reduce_from_offset..] op
+ * that part of the result.
  * Offsets and lengths count elements. */
 struct lp_partial_step {
     int send_to, receive_from;
     enum lp_partial_buffer send_from, receive_into, reduce_from;
     int64_t send_offset, send_length;
     int64_t receive_offset, receive_length;
-    int64_t reduce_offset, reduce_length;
+    int64_t reduce_from_offset, reduce_offset, reduce_length;
 };
 
 /* One reduction in flight on the progress thread (one round at a time). */
@@ -237,7 +238,10 @@ void lp_partial_reduction_reset(struct lp_partial_reduction *reduction);
 
 /* cost.c */
 extern const char *const lp_partial_algorithm_names[LP_PARTIAL_NUM_ALGORITHMS];
-int lp_partial_power_of_two_below(int nprocs);
+/* The largest power of two <= nprocs, and its log2 in *levels. */
+int lp_partial_power_of_two_below(int nprocs, int *levels);
+/* The dependent steps of one round's reduction (0 on one rank). */
+int lp_partial_steps(lp_partial_algorithm_t algorithm, int nprocs);
 double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t count, int64_t width, int nprocs,
                                    const struct lp_cost_model *model);
 lp_partial_algorithm_t lp_partial_choose(int64_t count, int64_t width, int nprocs, const struct lp_cost_model *model);

@@ -57,6 +57,7 @@ static void ring_step(const struct lp_partial_s *partial, int k, struct lp_parti
     step->receive_into = LP_PARTIAL_RESULT;
     blocks_span(partial, P, receive, receive + 1, &step->receive_offset, &step->receive_length);
     step->reduce_from = reducing ? LP_PARTIAL_CONTRIBUTION : LP_PARTIAL_NOWHERE;
+    step->reduce_from_offset = step->reduce_offset = step->receive_offset;
 }
 
 /* The world rank of group member g. */
@@ -131,7 +132,6 @@ static void plan_step(const struct lp_partial_s *partial, int k, struct lp_parti
                                      .reduce_from = LP_PARTIAL_NOWHERE};
     if (partial->algorithm == LP_PARTIAL_ALGORITHM_RING) ring_step(partial, k, step);
     else halving_doubling_step(partial, k, step);
-    if (step->reduce_from == LP_PARTIAL_CONTRIBUTION) step->reduce_offset = step->receive_offset;
     if (step->reduce_from != LP_PARTIAL_NOWHERE) step->reduce_length = step->receive_length;
 }
 
@@ -139,15 +139,11 @@ lp_result_t lp_partial_reduction_init(lp_partial_t partial, lp_partial_algorithm
 {
     struct lp_partial_reduction *reduction = &partial->reduction;
     partial->algorithm = algorithm;
-    partial->group = lp_partial_power_of_two_below(partial->size);
-    partial->levels = 0;
-    while ((1 << partial->levels) < partial->group) partial->levels++;
+    partial->group = lp_partial_power_of_two_below(partial->size, &partial->levels);
     const int extra = partial->size - partial->group;
     if (partial->rank < 2 * extra) partial->group_rank = partial->rank % 2 ? partial->rank / 2 : -1;
     else partial->group_rank = partial->rank - extra;
-    if (partial->size == 1) partial->nsteps = 0;
-    else if (algorithm == LP_PARTIAL_ALGORITHM_RING) partial->nsteps = 2 * (partial->size - 1);
-    else partial->nsteps = 2 * partial->levels + 2 * (extra > 0);
+    partial->nsteps = lp_partial_steps(algorithm, partial->size);
     reduction->round = -1;
     /* The largest message is the whole vector (the fold); a receive and a send per chunk. */
     const int64_t chunks = lp_mpi_chunk_count(partial->count) + 1;
@@ -225,8 +221,7 @@ static lp_result_t reduce_received(lp_partial_t partial)
     const struct lp_partial_step *step = &reduction->current;
     if (step->reduce_from == LP_PARTIAL_NOWHERE) return LP_SUCCESS;
     const int64_t width = partial->width;
-    const char *in = buffer_of(reduction, step->reduce_from) +
-                     (step->reduce_from == LP_PARTIAL_SCRATCH ? step->receive_offset : step->reduce_offset) * width;
+    const char *in = buffer_of(reduction, step->reduce_from) + step->reduce_from_offset * width;
     return lp_reduce_local(in, reduction->result + step->reduce_offset * width, step->reduce_length,
                            partial->datatype, partial->op);
 }
