@@ -84,3 +84,16 @@ def test_override_is_read_on_every_call_on_every_rank(info):
             assert "ValueError" in bad["mro"]
             assert f'LP_CUDA_AWARE="{bad["value"]}"' in bad["message"]
         assert result["cuda_aware_unset"] == unset["cuda_aware"]
+
+
+@pytest.mark.parametrize("value, shown", [(None, "one_sided"), ("point_to_point", "point_to_point"),
+                                          ("one_sided", "one_sided"), ("auto", "one_sided")])
+def test_info_names_the_partial_trigger(value, shown):
+    # A singleton shares its own memory, so auto counts with one-sided atomics.
+    # An empty value is no value, so the unset case holds even where CI sets one.
+    assert run_info(LP_PARTIAL_TRIGGER=value or "")["partial_trigger"] == shown
+
+
+def test_info_reports_a_bad_trigger_instead_of_failing():
+    shown = run_info(LP_PARTIAL_TRIGGER="carrier_pigeon")["partial_trigger"]
+    assert shown.startswith("error (InvalidArgumentError: LP_PARTIAL_TRIGGER=carrier_pigeon")

@@ -9,11 +9,12 @@ from partial_transports import TCP, environment_of
 
 CREATION = {"count": "MismatchError", "dtype": "MismatchError", "mode": "MismatchError",
             "unknown_mode": "InvalidArgumentError", "quorum": "InvalidArgumentError",
-            "algorithm": "MismatchError", "unknown_algorithm": "InvalidArgumentError"}
+            "algorithm": "MismatchError", "unknown_algorithm": "InvalidArgumentError",
+            "trigger": "MismatchError", "unknown_trigger": "InvalidArgumentError"}
 CALL = {"send_size": "InvalidArgumentError", "send_dtype": "DatatypeError",
         "recv_readonly": "InvalidArgumentError", "recv_noncontiguous": "InvalidArgumentError",
         "send_not_array": "DatatypeError"}
-MISMATCHES = {"count", "dtype", "mode", "algorithm"}
+MISMATCHES = {"count", "dtype", "mode", "algorithm", "trigger"}
 
 
 # Every size over shared memory; over tcp a subset keeps the suite short.

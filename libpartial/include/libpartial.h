@@ -281,24 +281,45 @@ LP_API double lp_partial_predict_seconds(lp_partial_algorithm_t algorithm, int64
                                          int nprocs);
 LP_API lp_partial_algorithm_t lp_partial_select_algorithm(int64_t count, lp_datatype_t datatype, int nprocs);
 
+/* How a round's firing is decided. Each rank counts its arrival at round r
+ * on the round's host, rank r mod P; the rank that completes the quorum
+ * announces the round along a binomial tree rooted at itself, so no rank
+ * handles more than O(log P) control messages per round. See docs/partial.md. */
+typedef enum {
+    LP_PARTIAL_TRIGGER_AUTO = 0,           /* one_sided where every rank shares memory, else point_to_point */
+    LP_PARTIAL_TRIGGER_ONE_SIDED = 1,      /* MPI-3 atomics (MPI_Rget_accumulate) on a passive-target window */
+    LP_PARTIAL_TRIGGER_POINT_TO_POINT = 2, /* an arrival message to the host */
+    LP_PARTIAL_NUM_TRIGGERS
+} lp_partial_trigger_t;
+
+/* "auto", "one_sided", "point_to_point"; NULL for a value outside the enum. */
+LP_API const char *lp_partial_trigger_name(lp_partial_trigger_t trigger);
+LP_API lp_result_t lp_partial_trigger_from_name(const char *name, lp_partial_trigger_t *trigger);
+/* Collective over comm: the trigger that auto resolves to there
+ * (LP_PARTIAL_TRIGGER's name if set, else by whether the ranks share memory). */
+LP_API lp_result_t lp_partial_select_trigger(lp_comm_t comm, lp_partial_trigger_t *trigger);
+
 /* Options of lp_partial_create_config. Start from LP_PARTIAL_CONFIG_INIT,
  * which sets size, so that a program built against this header keeps
  * working with a library that has more fields. */
 typedef struct {
     size_t size;                      /* sizeof(lp_partial_config_t) */
     lp_partial_algorithm_t algorithm; /* auto: LP_PARTIAL_ALGORITHM's name if set, else the cost model */
+    lp_partial_trigger_t trigger;     /* auto: LP_PARTIAL_TRIGGER's name if set, else by shared memory */
 } lp_partial_config_t;
-#define LP_PARTIAL_CONFIG_INIT {sizeof(lp_partial_config_t), LP_PARTIAL_ALGORITHM_AUTO}
+#define LP_PARTIAL_CONFIG_INIT {sizeof(lp_partial_config_t), LP_PARTIAL_ALGORITHM_AUTO, LP_PARTIAL_TRIGGER_AUTO}
 
 /* This rank's counts since the object was created. */
 typedef struct {
     int64_t rounds;                     /* rounds reduced, the flush rounds included */
-    int64_t control_messages_sent;      /* protocol messages (arrivals, notices, flush, close) */
+    int64_t control_messages_sent;      /* protocol messages (arrivals and notices; flush and close
+                                           are collectives, not counted) */
     int64_t control_messages_received;
     int64_t rma_operations;             /* one-sided operations; the point-to-point protocol issues none */
     int64_t reduction_messages_sent;    /* point-to-point messages of the reductions */
     int64_t reduction_steps_last_round; /* dependent message steps of the last reduction */
     lp_partial_algorithm_t algorithm_last_round; /* the object's algorithm before the first round */
+    lp_partial_trigger_t trigger;                /* the object's trigger, never auto */
 } lp_partial_stats_t;
 
 /* Collective over comm. quorum is read only in LP_PARTIAL_QUORUM mode.
@@ -310,7 +331,7 @@ LP_API lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_o
                                      lp_partial_mode_t mode, int quorum, int max_staleness,
                                      double timeout_seconds, lp_comm_t comm, lp_partial_t *out);
 /* lp_partial_create with options; config NULL means LP_PARTIAL_CONFIG_INIT.
- * The algorithm it resolves to must match on every rank. */
+ * The algorithm and trigger it resolves to must match on every rank. */
 LP_API lp_result_t lp_partial_create_config(int64_t count, lp_datatype_t datatype, lp_op_t op,
                                             lp_partial_mode_t mode, int quorum, int max_staleness,
                                             double timeout_seconds, lp_comm_t comm,

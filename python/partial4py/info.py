@@ -39,6 +39,15 @@ def _cupy_and_gpu():
     return {"cupy": cupy.__version__, "gpu": f"{count} device(s): {', '.join(names)}" if count else "no device (0 found)"}
 
 
+def _partial_trigger():
+    """What a PartialAllreduce on COMM_WORLD counts arrivals with (collective)."""
+    from .partial import select_trigger
+    try:
+        return {"partial_trigger": select_trigger(comm=MPI.COMM_WORLD)}
+    except Error as exc:  # a bad LP_PARTIAL_TRIGGER: report it, do not fail
+        return {"partial_trigger": f"error ({_reason(exc)})"}
+
+
 def _build_options():
     """lp_build_options()'s key=value words, as libpartial_<key>."""
     words = ffi.string(lib.lp_build_options()).decode().split()
@@ -61,6 +70,7 @@ def collect():
         "mpi_library_matches_mpi4py": ours == theirs,
         "thread_level": _THREAD_LEVELS.get(MPI.Query_thread(), "unknown"),
         "comm_world_size": MPI.COMM_WORLD.Get_size(),
+        **_partial_trigger(),
         **_mpi_cuda(),
         **_cupy_and_gpu(),
         **_build_options(),

@@ -22,6 +22,8 @@ MAX_STALENESS = 1000000  # the C core's bound (lp_partial_create)
 ALGORITHMS = {ffi.string(lib.lp_partial_algorithm_name(code)).decode(): code
               for code in range(lib.LP_PARTIAL_NUM_ALGORITHMS)}
 _ALGORITHM_NAMES = {code: name for name, code in ALGORITHMS.items()}
+TRIGGERS = {ffi.string(lib.lp_partial_trigger_name(code)).decode(): code for code in range(lib.LP_PARTIAL_NUM_TRIGGERS)}
+_TRIGGER_NAMES = {code: name for name, code in TRIGGERS.items()}
 STATS_KEYS = ("rounds", "control_messages_sent", "control_messages_received", "rma_operations",
               "reduction_messages_sent", "reduction_steps_last_round")
 
@@ -87,6 +89,22 @@ def _algorithm_code(algorithm):
     return ALGORITHMS[algorithm]
 
 
+def _trigger_code(trigger):
+    if not isinstance(trigger, str) or trigger not in TRIGGERS:
+        raise InvalidArgumentError(f"trigger {trigger!r} is not one of {sorted(TRIGGERS)}")
+    return TRIGGERS[trigger]
+
+
+@keyword_only
+def select_trigger(*, comm=None):
+    """Collective over ``comm``: the trigger that 'auto' resolves to there,
+    'one_sided' where every rank shares memory, else 'point_to_point'
+    (LP_PARTIAL_TRIGGER's name, if set, comes first)."""
+    out = ffi.new("lp_partial_trigger_t *")
+    check(lib.lp_partial_select_trigger(lib_comm(comm), out))
+    return _TRIGGER_NAMES[out[0]]
+
+
 def _model_arguments(count, nprocs, dtype):
     return (integer(count, "count", 0, INT64_MAX), DATATYPES[supported_dtype(dtype)],
             integer(nprocs, "nprocs", 1, INT32_MAX))
@@ -137,13 +155,16 @@ class PartialAllreduce:
     (None: wait forever). ``algorithm``: how each round is reduced, 'ring',
     'halving_doubling' or 'auto' (the environment's LP_PARTIAL_ALGORITHM,
     else the cheaper in the cost model, see :func:`select_algorithm`); the
-    one chosen is ``self.algorithm``. count, dtype, op, mode, max_staleness
-    and the algorithm chosen must match on every rank.
+    one chosen is ``self.algorithm``. ``trigger``: how arrivals are
+    counted, 'one_sided' (MPI-3 atomics), 'point_to_point' (messages) or
+    'auto' (LP_PARTIAL_TRIGGER, else :func:`select_trigger`); the one chosen
+    is ``self.trigger``. count, dtype, op, mode, max_staleness and the
+    algorithm and trigger chosen must match on every rank.
     """
 
     @keyword_only
     def __init__(self, count, dtype=np.float32, *, comm=None, mode="solo", max_staleness=None, timeout=None,
-                 op="sum", algorithm="auto"):
+                 op="sum", algorithm="auto", trigger="auto"):
         self._handle = ffi.NULL
         handle = lib_comm(comm)
 
@@ -152,16 +173,18 @@ class PartialAllreduce:
             nprocs = ffi.new("int *")
             check(lib.lp_comm_size(handle, nprocs))
             return (integer(count, "count", 0, INT64_MAX), supported_dtype(dtype), *_mode_and_quorum(mode, nprocs[0]),
-                    _staleness(max_staleness), _timeout_seconds(timeout), op_code(op), _algorithm_code(algorithm))
+                    _staleness(max_staleness), _timeout_seconds(timeout), op_code(op), _algorithm_code(algorithm),
+                    _trigger_code(trigger))
 
-        n, dt, mode_code, quorum, staleness, seconds, opcode, algorithm_code = agree_on(handle, prepare)
+        n, dt, mode_code, quorum, staleness, seconds, opcode, algorithm_code, trigger_code = agree_on(handle, prepare)
         config = ffi.new("lp_partial_config_t *", {"size": ffi.sizeof("lp_partial_config_t"),
-                                                   "algorithm": algorithm_code})
+                                                   "algorithm": algorithm_code, "trigger": trigger_code})
         out = ffi.new("lp_partial_t *")
         check(lib.lp_partial_create_config(n, DATATYPES[dt], opcode, mode_code, quorum, staleness, seconds, handle,
                                            config, out))
         self._handle = out[0]
-        self.algorithm = self.stats()["algorithm_last_round"]
+        counts = self.stats()
+        self.algorithm, self.trigger = counts["algorithm_last_round"], counts["trigger"]
         self.count, self.dtype, self.mode, self.timeout = n, dt, mode, timeout
         quorum_out = ffi.new("int *")
         check(lib.lp_partial_quorum(self._handle, quorum_out))
@@ -267,12 +290,13 @@ class PartialAllreduce:
         ``control_messages_sent`` and ``_received`` (the protocol),
         ``rma_operations`` (one-sided; the point-to-point protocol issues
         none), ``reduction_messages_sent``, ``reduction_steps_last_round``
-        (the dependent steps of the last reduction) and
-        ``algorithm_last_round`` (its name)."""
+        (the dependent steps of the last reduction),
+        ``algorithm_last_round`` (its name) and ``trigger`` (the object's)."""
         stats = ffi.new("lp_partial_stats_t *")
         check(lib.lp_partial_stats(self._live_handle(), stats))
         counts = {key: int(getattr(stats, key)) for key in STATS_KEYS}
         counts["algorithm_last_round"] = _ALGORITHM_NAMES[stats.algorithm_last_round]
+        counts["trigger"] = _TRIGGER_NAMES[stats.trigger]
         return counts
 
     def close(self):

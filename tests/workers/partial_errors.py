@@ -1,5 +1,5 @@
 """Bad input to a partial allreduce on one rank: at creation (mismatched
-count, dtype, mode or algorithm, an unknown mode or algorithm) and at call
+count, dtype, mode, algorithm or trigger, an unknown mode, algorithm or trigger) and at call
 time (wrong buffers). Every rank must raise, none may hang, and a failed object still closes."""
 import numpy as np
 from mpi4py import MPI
@@ -12,16 +12,19 @@ COUNT = 16
 
 def creation_case(kind, comm):
     bad = comm.Get_rank() == comm.Get_size() - 1
-    options = {"count": COUNT, "dtype": np.float32, "mode": "majority", "algorithm": "halving_doubling"}
+    options = {"count": COUNT, "dtype": np.float32, "mode": "majority", "algorithm": "halving_doubling",
+               "trigger": "one_sided"}
     if bad:
         options.update({"count": {"count": COUNT + 1}, "dtype": {"dtype": np.float64},
                         "mode": {"mode": "sync"}, "unknown_mode": {"mode": "fastest"},
                         "quorum": {"mode": comm.Get_size() + 1}, "algorithm": {"algorithm": "ring"},
-                        "unknown_algorithm": {"algorithm": "butterfly"}}[kind])
+                        "unknown_algorithm": {"algorithm": "butterfly"}, "trigger": {"trigger": "point_to_point"},
+                        "unknown_trigger": {"trigger": "semaphore"}}[kind])
 
     def create():
         pa = partial4py.PartialAllreduce(options["count"], dtype=options["dtype"], comm=comm,
-                                         mode=options["mode"], algorithm=options["algorithm"], timeout=30)
+                                         mode=options["mode"], algorithm=options["algorithm"],
+                                         trigger=options["trigger"], timeout=30)
         pa.close()
     return raised(create)
 

@@ -24,6 +24,7 @@ static void release_locally(lp_partial_t partial)
     pthread_cond_signal(&partial->wake);
     pthread_mutex_unlock(&partial->lock);
     lp_partial_join_thread(partial);
+    lp_partial_trigger_free(partial);
     MPI_Comm_free(&partial->comm);
     partial->released = 1;
 }
@@ -104,7 +105,9 @@ static void free_object(lp_partial_t partial)
     }
     lp_partial_free_buffers(partial);
     lp_partial_reduction_free(partial);
-    free(partial->coordinator_calls);
+    free(partial->sent_to);
+    free(partial->agreement_all);
+    free(partial->host_counts);
     pthread_mutex_destroy(&partial->lock);
     pthread_cond_destroy(&partial->changed);
     pthread_cond_destroy(&partial->wake);
@@ -113,7 +116,7 @@ static void free_object(lp_partial_t partial)
 
 static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
                                    int quorum, int max_staleness, double timeout, lp_partial_algorithm_t algorithm,
-                                   lp_comm_t comm, lp_partial_t *out)
+                                   lp_partial_trigger_t trigger, lp_comm_t comm, lp_partial_t *out)
 {
     struct lp_partial_s *partial = calloc(1, sizeof *partial);
     if (partial == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a partial allreduce");
@@ -135,15 +138,13 @@ static lp_result_t allocate_object(int64_t count, lp_datatype_t datatype, lp_op_
     partial->ring_size = quorum == comm->size ? 1 : max_staleness + 2;
     partial->fired_through = partial->completed_through = partial->snapshot_through = -1;
     partial->flush_round = partial->forced_first = -1;
-    partial->coordinator_fired = partial->coordinator_flush_round = partial->coordinator_forced_first = -1;
+    partial->trigger = trigger;
+    partial->window = MPI_WIN_NULL;
+    partial->agreement_comm = MPI_COMM_NULL;
     *out = partial;
     lp_result_t rc = init_sync(partial);
     if (rc == LP_SUCCESS) rc = lp_partial_alloc_buffers(partial);
     if (rc == LP_SUCCESS) rc = lp_partial_reduction_init(partial, algorithm);
-    if (rc == LP_SUCCESS && comm->rank == 0) {
-        partial->coordinator_calls = calloc((size_t)comm->size, sizeof(int64_t));
-        if (partial->coordinator_calls == NULL) rc = lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the coordinator");
-    }
     return rc;
 }
 
@@ -211,7 +212,7 @@ static const char *const mode_names[LP_PARTIAL_NUM_MODES] = {
 static const struct lp_param create_params[] = {
     LP_PARAM_INT("count"), LP_PARAM_NAMED("dtype", lp_datatype_names), LP_PARAM_NAMED("op", lp_op_names),
     LP_PARAM_NAMED("mode", mode_names), LP_PARAM_INT("quorum"), LP_PARAM_INT("max_staleness"),
-    LP_PARAM_NAMED("algorithm", lp_partial_algorithm_names)};
+    LP_PARAM_NAMED("algorithm", lp_partial_algorithm_names), LP_PARAM_NAMED("trigger", lp_partial_trigger_names)};
 enum { NUM_CREATE_PARAMS = sizeof create_params / sizeof *create_params };
 
 lp_result_t lp_partial_create(int64_t count, lp_datatype_t datatype, lp_op_t op, lp_partial_mode_t mode,
@@ -236,25 +237,33 @@ lp_result_t lp_partial_create_config(int64_t count, lp_datatype_t datatype, lp_o
                         "start from LP_PARTIAL_CONFIG_INIT", config->size, sizeof(lp_partial_config_t));
     lp_partial_algorithm_t algorithm = LP_PARTIAL_ALGORITHM_AUTO;
     if (local == LP_SUCCESS) local = resolve_algorithm(config, count, datatype, comm->size, &algorithm);
+    lp_partial_trigger_t trigger = LP_PARTIAL_TRIGGER_AUTO;
+    if (local == LP_SUCCESS) local = lp_partial_requested_trigger(config->trigger, &trigger);
     const int staleness = max_staleness < 0 ? LP_PARTIAL_DEFAULT_MAX_STALENESS : max_staleness;
     const int resolved = resolve_quorum(mode, quorum, comm->size);
     lp_partial_t partial = NULL;
     if (local == LP_SUCCESS)
-        local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, algorithm, comm,
-                                &partial);
+        local = allocate_object(count, datatype, op, mode, resolved, staleness, timeout_seconds, algorithm, trigger,
+                                comm, &partial);
     const int64_t params[] = {count, (int64_t)datatype, (int64_t)op, (int64_t)mode, resolved, staleness,
-                              (int64_t)algorithm};
+                              (int64_t)algorithm, (int64_t)trigger};
     _Static_assert(sizeof params / sizeof *params == NUM_CREATE_PARAMS, "one value per agreed parameter");
     lp_result_t rc = lp_comm_agree_max(comm, local, params, create_params, NUM_CREATE_PARAMS, NULL, 0);
     if (rc != LP_SUCCESS) {
         free_object(partial);
         return rc;
     }
-    local = lp_check_mpi(MPI_Comm_dup(comm->comm, &partial->comm), "MPI_Comm_dup");
+    /* Every rank agreed, so every rank makes the collective calls below. */
+    local = lp_partial_resolve_trigger(comm->comm, &partial->trigger, &partial->shared_memory);
+    if (local == LP_SUCCESS) local = lp_check_mpi(MPI_Comm_dup(comm->comm, &partial->comm), "MPI_Comm_dup");
     if (local == LP_SUCCESS) {
         MPI_Comm_set_errhandler(partial->comm, MPI_ERRORS_RETURN);
-        local = lp_partial_start_thread(partial);
-        if (local != LP_SUCCESS) MPI_Comm_free(&partial->comm);
+        local = lp_partial_trigger_init(partial);
+        if (local == LP_SUCCESS) local = lp_partial_start_thread(partial);
+        if (local != LP_SUCCESS) {
+            lp_partial_trigger_free(partial);
+            MPI_Comm_free(&partial->comm);
+        }
     }
     rc = lp_comm_agree(comm, local, NULL, 0);
     if (rc == LP_SUCCESS) rc = lp_registry_add(&live_objects, &partial->registry);
@@ -501,7 +510,10 @@ lp_result_t lp_partial_destroy(lp_partial_t partial)
         lp_partial_join_thread(partial);
         int finalized = 0;
         MPI_Finalized(&finalized);
-        if (!finalized) MPI_Comm_free(&partial->comm);
+        if (!finalized) {
+            lp_partial_trigger_free(partial);
+            MPI_Comm_free(&partial->comm);
+        }
         partial->released = 1;
     }
     /* A request not yet released still reads the object: the last one frees it. */
@@ -531,6 +543,7 @@ lp_result_t lp_partial_stats(lp_partial_t partial, lp_partial_stats_t *stats)
         .rma_operations = __atomic_load_n(&c->rma_operations, __ATOMIC_RELAXED),
         .reduction_messages_sent = __atomic_load_n(&c->reduction_messages_sent, __ATOMIC_RELAXED),
         .reduction_steps_last_round = __atomic_load_n(&c->reduction_steps_last_round, __ATOMIC_RELAXED),
-        .algorithm_last_round = partial->algorithm};
+        .algorithm_last_round = partial->algorithm,
+        .trigger = partial->trigger};
     return LP_SUCCESS;
 }

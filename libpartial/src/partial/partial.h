@@ -14,7 +14,7 @@
 /* One caller waiting for a round: a blocking call, a request, or a flush. */
 struct lp_partial_waiter {
     lp_partial_t owner;      /* NULL once the object was destroyed */
-    int64_t round;           /* -1 for the flush waiter: the coordinator picks its round */
+    int64_t round;           /* -1 for the flush waiter: the flush agreement picks its round */
     const void *sendbuf;
     void *recvbuf;
     /* A blocking call's buffers stay valid until it returns, so the thread
@@ -89,7 +89,15 @@ static inline void lp_partial_count_event(int64_t *counter)
     __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
-struct lp_partial_send;      /* a control message in flight (progress.c) */
+struct lp_partial_send;      /* a control message in flight (trigger.c) */
+
+/* Where the trigger's flush and close agreement stands (trigger.c). */
+enum lp_partial_agreement {
+    LP_AGREEMENT_NONE = 0,
+    LP_AGREEMENT_GATHERING,  /* every rank's kind, calls and failure, gathered */
+    LP_AGREEMENT_FLUSH_RESET,/* the flush is decided; a barrier waits out every rank's counter reset */
+    LP_AGREEMENT_CLOSE_DRAIN,/* the close is decided; this rank counts the control messages still due to it */
+};
 
 /* The object's lifecycle flags. They stay separate flags, not one state
  * enum, because they are not one sequence: a flush can be in progress when
@@ -99,14 +107,19 @@ struct lp_partial_send;      /* a control message in flight (progress.c) */
  *   flush_requested  [lock] set by lp_partial_flush; cleared, with flush_sent,
  *                    when the flush round completes (rounds.c), so the next
  *                    flush starts afresh.
- *   flush_sent       [lock] set by the thread once FLUSH went to the coordinator.
+ *   flush_sent       [lock] set by the thread once it posted this rank's part
+ *                    of the flush agreement (trigger.c).
  *   close_requested  [lock] set by lp_partial_destroy; never cleared. Calls
  *                    after it fail with LP_ERR_CLOSED.
- *   close_sent       [lock] set by the thread once CLOSE went to the coordinator.
+ *   close_sent       [lock] set by the thread once it posted this rank's part
+ *                    of the close agreement (or of a flush agreement that
+ *                    turned into a close because a peer closed).
  *   local_error_sent [lock] set by the thread once this rank's local_error
- *                    (lp_partial_report_error) went to the coordinator.
- *   finish_announced [lock] set when the coordinator's notice says every rank
- *                    closed; the thread finishes the fired rounds and exits.
+ *                    (lp_partial_report_error) went out in a notice; no
+ *                    agreement is posted before that.
+ *   finish_announced [lock] set when the close agreement is complete and
+ *                    every control message due to this rank has arrived;
+ *                    the thread finishes the fired rounds and exits.
  *   abandon          [lock] local teardown without the handshake: set by
  *                    release_locally (MPI finalizing) or when close timed
  *                    out. The thread leaves at once and abandons its MPI
@@ -120,7 +133,6 @@ struct lp_partial_send;      /* a control message in flight (progress.c) */
  *                    thread that does so, after the join.
  *   destroyed        [lock] lp_partial_destroy has run; the last request
  *                    released (live_requests 0) frees the object.
- *   announced_once   [thread] rank 0 has sent a notice; the first is always sent.
  *
  * In order, on the normal path: close_requested, close_sent,
  * finish_announced, thread_exited, released, destroyed; flush_requested and
@@ -150,7 +162,6 @@ struct lp_partial_s {
 
     /* this rank's side [lock] */
     int64_t calls;           /* round of this rank's next call */
-    int64_t calls_reported;  /* last value sent to the coordinator [thread reads under lock] */
     void *pending;           /* op over the contributions not yet consumed */
     int64_t pending_calls, pending_first, pending_last;
     struct lp_partial_waiter *pending_lender; /* pending is this call's sendbuf, not copied yet */
@@ -167,7 +178,7 @@ struct lp_partial_s {
 
     int64_t snapshot_through;     /* last round whose snapshot was taken */
 
-    /* what the coordinator has announced [lock] */
+    /* what the trigger has learnt [lock] */
     int64_t fired_through, min_calls, flush_round;
     int64_t forced_first;    /* rounds forced_first..flush_round-1 fired without quorum */
     lp_result_t failure;
@@ -180,18 +191,30 @@ struct lp_partial_s {
     struct lp_partial_slot *ring;
 
     /* progress thread only [thread] */
+    struct lp_partial_reduction reduction;
+    /* the trigger (trigger.c) [thread] */
+    lp_partial_trigger_t trigger;
+    int shared_memory;            /* every rank is on this rank's node */
+    MPI_Comm agreement_comm;      /* the flush and close collectives, apart from the reductions' */
+    int slots;                    /* arrival counters per host: round r uses slot (r / size) % slots on r % size */
+    MPI_Win window;               /* one_sided: the slots, passive target under MPI_Win_lock_all */
+    int64_t *window_base;
+    int64_t *host_counts;         /* point_to_point: per slot, the round it counts and its arrivals */
+    int64_t epoch_start;          /* the first round since the last flush */
+    int64_t arrived_through;      /* this rank's arrivals are counted up to this round, exclusive */
+    MPI_Request arrival_request;  /* one_sided: the arrival in flight, one at a time */
+    int64_t arrival_one, arrival_before;
     MPI_Request control_request;
     struct lp_partial_control control_message;
     struct lp_partial_send *sends;
-    struct lp_partial_reduction reduction;
-    int64_t *coordinator_calls;   /* rank 0: calls made by each rank */
-    int coordinator_flushes, coordinator_closes;
-    lp_result_t coordinator_failure;
-    int coordinator_failed_rank;
-    int coordinator_finish;
-    int64_t coordinator_fired, coordinator_min, coordinator_flush_round, coordinator_forced_first;
-    struct lp_partial_control announced; /* rank 0: the last notice sent */
-    int announced_once;
+    int64_t *sent_to;             /* control messages this rank has sent to each rank */
+    int64_t received_total, expected_total;
+    struct lp_partial_control rooted; /* what this rank last announced as a tree's root */
+    int forwarding;               /* 0 once the close agreement stands: every rank knows everything */
+    enum lp_partial_agreement agreement;
+    MPI_Request agreement_request;
+    int64_t agreement_mine[4];    /* kind, calls, failure, failed rank */
+    int64_t *agreement_all;       /* every rank's four words, then room to sort size call counts */
     int released;            /* MPI resources freed */
     struct lp_registry_link registry; /* among the live objects */
     struct lp_partial_s *kept_next;   /* among those kept for MPI (partial.c) */
@@ -246,9 +269,31 @@ double lp_partial_estimate_seconds(lp_partial_algorithm_t algorithm, int64_t cou
                                    const struct lp_cost_model *model);
 lp_partial_algorithm_t lp_partial_choose(int64_t count, int64_t width, int nprocs, const struct lp_cost_model *model);
 
+/* trigger.c */
+extern const char *const lp_partial_trigger_names[LP_PARTIAL_NUM_TRIGGERS];
+/* Local: requested, or for auto LP_PARTIAL_TRIGGER's name if set (else auto). */
+lp_result_t lp_partial_requested_trigger(lp_partial_trigger_t requested, lp_partial_trigger_t *trigger);
+/* Collective over comm: whether every rank shares this rank's node, and
+ * auto (*trigger) turned into one_sided if so, else point_to_point. */
+lp_result_t lp_partial_resolve_trigger(MPI_Comm comm, lp_partial_trigger_t *trigger, int *shared_memory);
+/* Collective over the object's communicator, before the thread starts. */
+lp_result_t lp_partial_trigger_init(lp_partial_t partial);
+/* Frees the agreement's communicator, and the window where the thread
+ * never ran (collective then); the thread frees or abandons it itself. */
+void lp_partial_trigger_free(lp_partial_t partial);
+/* Counts arrivals, relays notices and runs the flush and close agreements
+ * (progress thread); *active is set when anything moved. */
+lp_result_t lp_partial_trigger_step(lp_partial_t partial, int *active);
+/* Completes or gives up the trigger's requests; returns 1 when an abandoned
+ * one may still touch the object's memory. */
+int lp_partial_trigger_shut_down(lp_partial_t partial, int abandoning);
+
 /* progress.c */
 lp_result_t lp_partial_start_thread(lp_partial_t partial);
 /* Blocks until the thread has exited; with abandon set, it leaves at once. */
 void lp_partial_join_thread(lp_partial_t partial);
+/* Ends a request whose peer may be gone; returns 1 when MPI may still touch
+ * its buffer, which then has to outlive the object. */
+int lp_partial_abandon_request(MPI_Request *request, int is_receive);
 
 #endif /* LP_PARTIAL_PARTIAL_H */

@@ -1,15 +1,12 @@
-/* The control messages of the partial allreduce's protocol (progress.c). */
+/* The control messages of the partial allreduce's trigger (trigger.c). */
 #ifndef LP_PARTIAL_PROTOCOL_H
 #define LP_PARTIAL_PROTOCOL_H
 
 #include <stdint.h>
 
 enum lp_partial_message_type {
-    LP_MSG_ARRIVE = 1, /* to the coordinator: this rank's call count */
-    LP_MSG_FLUSH,      /* to the coordinator: this rank is in flush, after that many calls */
-    LP_MSG_CLOSE,      /* to the coordinator: this rank is closing */
-    LP_MSG_ERROR,      /* to the coordinator: this rank's call-time error */
-    LP_MSG_NOTICE,     /* from the coordinator, to every rank: what it has decided */
+    LP_MSG_ARRIVE = 1, /* point_to_point only, to round value's host: the sender has called that round */
+    LP_MSG_NOTICE,     /* along the binomial tree rooted at notice.root: what the root has learnt */
 };
 
 /* One control message. Every message has the same fixed size on the wire,
@@ -18,17 +15,17 @@ enum lp_partial_message_type {
 struct lp_partial_control {
     int64_t type; /* enum lp_partial_message_type */
     union {
-        /* ARRIVE and FLUSH: the sender's call count; ERROR: its lp_result_t; CLOSE: 0 */
-        int64_t value;
-        /* NOTICE: the coordinator's state, the same for every rank */
+        int64_t value; /* ARRIVE: the round */
+        /* NOTICE: every field only ever grows, except failure, which is
+         * kept from the first notice that carries one; so notices that
+         * cross or overtake one another merge in any order. */
         struct {
-            int64_t fired_through; /* rounds up to this one have fired */
-            int64_t min_calls;     /* the slowest rank's call count (bounded staleness) */
-            int64_t flush_round;   /* the drain round of the last flush, or -1 */
-            int64_t forced_first;  /* rounds forced_first..flush_round-1 fired without quorum */
-            int64_t failure;       /* lp_result_t: the first failure any rank reported */
-            int64_t failed_rank;   /* the rank that reported it */
-            int64_t finish;        /* 1 once every rank has closed */
+            int64_t root;          /* the rank that started it: the tree's root */
+            int64_t fired_through; /* rounds up to this one have reached their quorum */
+            int64_t min_calls;     /* every rank has called this many rounds (bounded staleness) */
+            int64_t failure;       /* lp_result_t: a call-time error of failed_rank, or LP_SUCCESS */
+            int64_t failed_rank;
+            int64_t unused[2];
         } notice;
     };
 };

@@ -214,7 +214,7 @@ void lp_partial_complete_round(lp_partial_t partial, int64_t round, const void *
     partial->completed_through = round;
     if (is_flush) {
         /* A flush ends the epoch: every rank's next call is the next round. */
-        partial->calls = partial->calls_reported = round + 1;
+        partial->calls = round + 1;
         partial->flush_requested = partial->flush_sent = 0;
     }
 }
