@@ -3,7 +3,7 @@
 #   make test MPI=mpich  the same against MPICH
 #   make demo            build, then run the eager-SGD demo on NP=4 ranks (DEMO_ARGS for options)
 #   make typecheck       stubtest (the .pyi stubs against the installed package) and mypy --strict on tests/typing
-#   make test-partial-algorithms  the partial allreduce suites once per reduction algorithm
+#   make test-partial-algorithms  the partial allreduce suites once per reduction algorithm and trigger
 #   make sanitize        the C tests under AddressSanitizer + UBSan
 #   make bench           a short standard benchmark suite: text, JSON and PNG in bench/results
 #   make bench-hosts     the same kinds of runs across the multi-host test bed (root): bench/results-hosts
@@ -93,14 +93,17 @@ typecheck: install
 
 test: ctest pytest typecheck
 
-# The partial allreduce's invariant suites once per reduction algorithm:
-# auto picks one by the cost model, so some P and counts never see the other.
+# The partial allreduce's invariant suites once per reduction algorithm and
+# once with the point-to-point trigger: auto picks the algorithm by the cost
+# model and, on one node, the one-sided trigger, so the default run never
+# sees the others.
 PARTIAL_SUITES := $(filter-out tests/test_partial_algorithms.py tests/test_partial_scale.py,$(wildcard tests/test_partial_*.py))
+PARTIAL_VARIANTS := LP_PARTIAL_ALGORITHM=ring LP_PARTIAL_ALGORITHM=halving_doubling LP_PARTIAL_TRIGGER=point_to_point
 test-partial-algorithms: cbuild install
-	for algorithm in ring halving_doubling; do \
-	  echo "== LP_PARTIAL_ALGORITHM=$$algorithm"; \
-	  (cd $(CBUILD) && LP_PARTIAL_ALGORITHM=$$algorithm ctest --output-on-failure -R partial) && \
-	  LP_PARTIAL_ALGORITHM=$$algorithm $(VPY) -m pytest $(PARTIAL_SUITES) $(PYTEST_ARGS) || exit 1; \
+	for variant in $(PARTIAL_VARIANTS); do \
+	  echo "== $$variant"; \
+	  (cd $(CBUILD) && env $$variant ctest --output-on-failure -R partial) && \
+	  env $$variant $(VPY) -m pytest $(PARTIAL_SUITES) $(PYTEST_ARGS) || exit 1; \
 	done
 
 # LeakSanitizer is told to ignore the MPI library's own allocations only. It

@@ -20,7 +20,8 @@ SPECS = [{"mode": mode, "calls": 120, "dtype": dtype}
          for mode in ("solo", "majority", "sync") for dtype in ("float32", "int64")]
 
 
-def check_agreement(results, specs, nprocs):
+def check_agreement(results, specs, nprocs, auto_trigger="one_sided"):
+    """auto_trigger: what auto resolves to where the ranks run (one node: one_sided)."""
     for index, spec in enumerate(specs):
         per_rank = [r["outcomes"][index]["rounds"] for r in results]
         # round number, contributions, fresh, digest of the result: identical everywhere
@@ -29,6 +30,9 @@ def check_agreement(results, specs, nprocs):
         forced = spec.get("algorithm") or os.environ.get("LP_PARTIAL_ALGORITHM")
         if forced and forced != "auto" and nprocs > 1:
             assert {r["outcomes"][index]["algorithm"] for r in results} == {forced}
+        # ... and once with LP_PARTIAL_TRIGGER=point_to_point.
+        trigger = os.environ.get("LP_PARTIAL_TRIGGER") or "auto"
+        assert {r["outcomes"][index]["trigger"] for r in results} == {auto_trigger if trigger == "auto" else trigger}
         quorum = quorum_of(spec["mode"], nprocs)
         assert results[0]["outcomes"][index]["quorum"] == quorum
         for number, contributions, fresh, _ in per_rank[0][:-1]:  # the last one is the flush

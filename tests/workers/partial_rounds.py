@@ -65,7 +65,7 @@ def run(comm, spec, seed):
     pace = spec.get("delay", 3e-4) * (1 + rank)
     pa = partial4py.PartialAllreduce(count, dtype=dtype, comm=comm, mode=mode,
                                      max_staleness=spec.get("max_staleness", 3), timeout=60,
-                                     algorithm=spec.get("algorithm", "auto"))
+                                     algorithm=spec.get("algorithm", "auto"), trigger=spec.get("trigger", "auto"))
     ledger = Ledger(size, count)
     rounds, late = [], 0
     recv = np.empty(count, dtype)
@@ -92,9 +92,9 @@ def run(comm, spec, seed):
         ledger.account(recv, info)
         ledger.check_conservation(calls)
     rounds.append([info.round, info.contributions, info.fresh, digest(recv)])
-    quorum, algorithm = pa.quorum, pa.algorithm
+    quorum, algorithm, trigger = pa.quorum, pa.algorithm, pa.trigger
     pa.close()
-    return {"mode": mode, "quorum": quorum, "algorithm": algorithm, "rounds": rounds, "late": late,
+    return {"mode": mode, "quorum": quorum, "algorithm": algorithm, "trigger": trigger, "rounds": rounds, "late": late,
             "total": ledger.total.tolist() if floats is None else None}
 
 
