@@ -141,7 +141,15 @@ static lp_result_t create_window(lp_partial_t partial)
     if (rc != MPI_SUCCESS) {
         partial->window = MPI_WIN_NULL;
         partial->window_base = NULL;
-        return lp_check_mpi(rc, partial->shared_memory ? "MPI_Win_allocate_shared" : "MPI_Win_allocate");
+        /* E.g. Open MPI 4.1 across nodes over TCP: osc/rdma needs network
+         * atomics, and osc/pt2pt refuses MPI_THREAD_MULTIPLE. */
+        char reason[MPI_MAX_ERROR_STRING] = "";
+        int length = 0;
+        MPI_Error_string(rc, reason, &length);
+        return lp_fail(LP_ERR_UNSUPPORTED, "the one_sided trigger needs a one-sided window, which this MPI cannot "
+                       "make on this communicator (%s: %s); use the point_to_point trigger "
+                       "(trigger=\"point_to_point\", or LP_PARTIAL_TRIGGER=point_to_point)",
+                       partial->shared_memory ? "MPI_Win_allocate_shared" : "MPI_Win_allocate", reason);
     }
     MPI_Win_set_errhandler(partial->window, MPI_ERRORS_RETURN);
     memset(partial->window_base, 0, (size_t)partial->slots * sizeof(int64_t));
