@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 int lp_datatype_is_valid(lp_datatype_t datatype)
@@ -97,4 +98,22 @@ int lp_find_name(const char *const *names, int nnames, const char *name)
     for (int i = 0; name != NULL && i < nnames; i++)
         if (names[i] != NULL && strcmp(name, names[i]) == 0) return i;
     return -1;
+}
+
+const char *lp_name_of(const char *const *names, int nnames, int value)
+{
+    return value >= 0 && value < nnames ? names[value] : NULL;
+}
+
+lp_result_t lp_value_of_name(const char *const *names, int nnames, const char *name, const char *what, int *value)
+{
+    if (name == NULL || value == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
+    *value = lp_find_name(names, nnames, name);
+    if (*value >= 0) return LP_SUCCESS;
+    char choices[256] = "";
+    for (int i = 0; i < nnames; i++)
+        if (names[i] != NULL)
+            snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", *choices ? ", " : "",
+                     names[i]);
+    return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown %s '%s' (%s)", what, name, choices);
 }

@@ -13,6 +13,21 @@ extern const char *const lp_op_names[LP_NUM_OPS];
 /* The index of name in names[0..nnames), or -1: the lookups behind the
  * *_from_name functions. */
 int lp_find_name(const char *const *names, int nnames, const char *name);
+/* names[value], or NULL outside 0..nnames-1: the *_name functions. */
+const char *lp_name_of(const char *const *names, int nnames, int value);
+/* The index of name in *value; else LP_ERR_INVALID_ARGUMENT naming what
+ * and the choices: the *_from_name functions. */
+lp_result_t lp_value_of_name(const char *const *names, int nnames, const char *name, const char *what, int *value);
+/* Defines a public enum's name and from_name pair on its table of names. */
+#define LP_DEFINE_NAME_LOOKUP(name_function, from_name_function, type, names, nnames, what)                \
+    const char *name_function(type value) { return lp_name_of(names, nnames, (int)value); }                 \
+    lp_result_t from_name_function(const char *name, type *value)                                          \
+    {                                                                                                       \
+        int found = 0;                                                                                      \
+        LP_TRY(lp_value_of_name(names, nnames, name, what, value != NULL ? &found : NULL));                 \
+        *value = (type)found;                                                                               \
+        return LP_SUCCESS;                                                                                  \
+    }
 MPI_Datatype lp_mpi_datatype(lp_datatype_t datatype);
 MPI_Op lp_mpi_op(lp_op_t op);
 /* Largest element count handed to one MPI call: INT_MAX, or smaller when

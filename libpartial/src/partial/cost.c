@@ -11,21 +11,8 @@ const char *const lp_partial_algorithm_names[LP_PARTIAL_NUM_ALGORITHMS] = {
     [LP_PARTIAL_ALGORITHM_HALVING_DOUBLING] = "halving_doubling",
 };
 
-const char *lp_partial_algorithm_name(lp_partial_algorithm_t algorithm)
-{
-    return (int)algorithm >= 0 && algorithm < LP_PARTIAL_NUM_ALGORITHMS ? lp_partial_algorithm_names[algorithm] : NULL;
-}
-
-lp_result_t lp_partial_algorithm_from_name(const char *name, lp_partial_algorithm_t *algorithm)
-{
-    if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
-    const int found = lp_find_name(lp_partial_algorithm_names, LP_PARTIAL_NUM_ALGORITHMS, name);
-    if (found < 0)
-        return lp_fail(LP_ERR_INVALID_ARGUMENT,
-                       "unknown partial allreduce algorithm '%s' (auto, ring, halving_doubling)", name);
-    *algorithm = (lp_partial_algorithm_t)found;
-    return LP_SUCCESS;
-}
+LP_DEFINE_NAME_LOOKUP(lp_partial_algorithm_name, lp_partial_algorithm_from_name, lp_partial_algorithm_t,
+                      lp_partial_algorithm_names, LP_PARTIAL_NUM_ALGORITHMS, "partial allreduce algorithm")
 
 int lp_partial_power_of_two_below(int nprocs, int *levels)
 {

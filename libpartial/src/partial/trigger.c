@@ -42,21 +42,8 @@ struct lp_partial_send {
     struct lp_partial_send *next;
 };
 
-const char *lp_partial_trigger_name(lp_partial_trigger_t trigger)
-{
-    return (int)trigger >= 0 && trigger < LP_PARTIAL_NUM_TRIGGERS ? lp_partial_trigger_names[trigger] : NULL;
-}
-
-lp_result_t lp_partial_trigger_from_name(const char *name, lp_partial_trigger_t *trigger)
-{
-    if (name == NULL || trigger == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
-    const int found = lp_find_name(lp_partial_trigger_names, LP_PARTIAL_NUM_TRIGGERS, name);
-    if (found < 0)
-        return lp_fail(LP_ERR_INVALID_ARGUMENT,
-                       "unknown partial allreduce trigger '%s' (auto, one_sided, point_to_point)", name);
-    *trigger = (lp_partial_trigger_t)found;
-    return LP_SUCCESS;
-}
+LP_DEFINE_NAME_LOOKUP(lp_partial_trigger_name, lp_partial_trigger_from_name, lp_partial_trigger_t,
+                      lp_partial_trigger_names, LP_PARTIAL_NUM_TRIGGERS, "partial allreduce trigger")
 
 /* Collective: whether every rank of comm is on one shared-memory node. */
 static lp_result_t all_share_memory(MPI_Comm comm, int *shared)

@@ -20,21 +20,8 @@ static int algorithm_is_valid(lp_sparse_algorithm_t algorithm)
     return (int)algorithm >= 0 && algorithm < LP_SPARSE_NUM_ALGORITHMS;
 }
 
-const char *lp_sparse_algorithm_name(lp_sparse_algorithm_t algorithm)
-{
-    return algorithm_is_valid(algorithm) ? algorithm_names[algorithm] : NULL;
-}
-
-lp_result_t lp_sparse_algorithm_from_name(const char *name, lp_sparse_algorithm_t *algorithm)
-{
-    if (name == NULL || algorithm == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "name or output is NULL");
-    const int found = lp_find_name(algorithm_names, LP_SPARSE_NUM_ALGORITHMS, name);
-    if (found >= 0) {
-        *algorithm = (lp_sparse_algorithm_t)found;
-        return LP_SUCCESS;
-    }
-    return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown sparse algorithm '%s'", name);
-}
+LP_DEFINE_NAME_LOOKUP(lp_sparse_algorithm_name, lp_sparse_algorithm_from_name, lp_sparse_algorithm_t, algorithm_names,
+                      LP_SPARSE_NUM_ALGORITHMS, "sparse algorithm")
 
 static int needs_dense_buffer(lp_sparse_algorithm_t algorithm)
 {
