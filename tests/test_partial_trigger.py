@@ -2,8 +2,8 @@
 (the rounds add up to P x calls), the one-sided one with one atomic per
 call and the point-to-point one with none; no rank sends and receives more
 than 2 ceil(log2 P) + 4 control messages per round, from P=2 to 32, in
-every mode; auto picks one_sided on one node; a trigger is an agreed
-parameter, and bad names raise on every rank."""
+every mode; a flush that meets a peer's close ends in the close; auto
+picks one_sided on one node; bad names raise on every rank."""
 import math
 
 import pytest
@@ -40,6 +40,18 @@ def test_control_messages_per_round_stay_within_log_p(nprocs, trigger):
             # One arrival per call; a flush counts the calls not yet arrived itself.
             assert (0 < rma <= calls) if trigger == "one_sided" else rma == 0, (case, rma)
         assert worst <= control_bound(nprocs), (case, worst)
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_a_flush_that_meets_a_close_ends_in_the_close(trigger):
+    """Flush and close are one collective: rank 0's flush matches its peers'
+    close, so it raises ClosedError instead of waiting, and every close ends."""
+    results = run_mpi(3, "partial_trigger", {"flush_meets_close": trigger}, timeout=90)
+    for result in results:
+        outcome = result["outcome"]
+        assert outcome["closed"]["raised"] is None, outcome
+        if result["rank"] == 0:
+            assert outcome["flushed"]["raised"] == "ClosedError", outcome
 
 
 @pytest.mark.parametrize("nprocs", [2, 3])

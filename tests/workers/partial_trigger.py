@@ -30,8 +30,20 @@ def run(comm, case):
     return {"trigger": trigger, "total": total, "before": before, "after": after}
 
 
+def flush_meets_close(comm, trigger):
+    """Rank 0 flushes while the others close: the one agreement of both."""
+    pa = partial4py.PartialAllreduce(4, dtype="int64", comm=comm, mode="solo", timeout=30, trigger=trigger)
+    for _ in range(2 + comm.Get_rank()):
+        pa.allreduce(np.ones(4, np.int64))
+    flushed = raised(pa.flush) if comm.Get_rank() == 0 else None
+    return {"flushed": flushed, "closed": raised(pa.close)}
+
+
 def body(args):
     world = MPI.COMM_WORLD
+    if "flush_meets_close" in args:
+        report(outcome=flush_meets_close(world, args["flush_meets_close"]))
+        return
     if args.get("create_only"):
         def create():
             partial4py.PartialAllreduce(16, comm=world, mode="sync", timeout=60,
