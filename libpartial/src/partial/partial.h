@@ -91,6 +91,12 @@ static inline void lp_partial_count_event(int64_t *counter)
 
 struct lp_partial_send;      /* a control message in flight (trigger.c) */
 
+/* point_to_point: what a host has counted in one slot. */
+struct lp_partial_host_count {
+    int64_t round;           /* the round the slot counts now, -1 for none */
+    int64_t arrivals;
+};
+
 /* Where the trigger's flush and close agreement stands (trigger.c). */
 enum lp_partial_agreement {
     LP_AGREEMENT_NONE = 0,
@@ -199,11 +205,11 @@ struct lp_partial_s {
     int slots;                    /* arrival counters per host: round r uses slot (r / size) % slots on r % size */
     MPI_Win window;               /* one_sided: the slots, passive target under MPI_Win_lock_all */
     int64_t *window_base;
-    int64_t *host_counts;         /* point_to_point: per slot, the round it counts and its arrivals */
+    struct lp_partial_host_count *host_counts; /* point_to_point: one per slot */
     int64_t epoch_start;          /* the first round since the last flush */
     int64_t arrived_through;      /* this rank's arrivals are counted up to this round, exclusive */
     MPI_Request arrival_request;  /* one_sided: the arrival in flight, one at a time */
-    int64_t arrival_one, arrival_before;
+    int64_t arrival_before;       /* the counter before this rank's +1 */
     MPI_Request control_request;
     struct lp_partial_control control_message;
     struct lp_partial_send *sends;

@@ -106,7 +106,8 @@ static void reset_counters(lp_partial_t partial)
         MPI_Win_sync(partial->window);
     }
     if (partial->host_counts != NULL)
-        for (int s = 0; s < partial->slots; s++) partial->host_counts[2 * s] = -1, partial->host_counts[2 * s + 1] = 0;
+        for (int s = 0; s < partial->slots; s++)
+            partial->host_counts[s] = (struct lp_partial_host_count){.round = -1, .arrivals = 0};
 }
 
 static lp_result_t create_window(lp_partial_t partial)
@@ -152,8 +153,6 @@ static lp_result_t create_window(lp_partial_t partial)
 
 lp_result_t lp_partial_trigger_init(lp_partial_t partial)
 {
-    partial->window = MPI_WIN_NULL;
-    partial->agreement_comm = MPI_COMM_NULL;
     partial->arrival_request = partial->control_request = partial->agreement_request = MPI_REQUEST_NULL;
     partial->forwarding = 1;
     /* A rank calls round c only once every rank has called c - S - 1
@@ -165,7 +164,7 @@ lp_result_t lp_partial_trigger_init(lp_partial_t partial)
     partial->sent_to = calloc((size_t)partial->size, sizeof(int64_t));
     partial->agreement_all = calloc((size_t)partial->size * (AGREEMENT_WORDS + 1), sizeof(int64_t));
     if (partial->trigger == LP_PARTIAL_TRIGGER_POINT_TO_POINT)
-        partial->host_counts = calloc((size_t)partial->slots * 2, sizeof(int64_t));
+        partial->host_counts = calloc((size_t)partial->slots, sizeof *partial->host_counts);
     if (partial->sent_to == NULL || partial->agreement_all == NULL ||
         (partial->trigger == LP_PARTIAL_TRIGGER_POINT_TO_POINT && partial->host_counts == NULL))
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the trigger of %d ranks", partial->size);
@@ -301,10 +300,10 @@ static int counted(lp_partial_t partial, int64_t round, int64_t arrivals)
 static int host_counts_arrival(lp_partial_t partial, int64_t round)
 {
     if (!partial->forwarding || round < partial->epoch_start) return 0; /* from before the last flush */
-    int64_t *slot = &partial->host_counts[2 * ((round / partial->size) % partial->slots)];
-    if (slot[0] > round) return 0; /* cannot happen within the staleness bound; harmless if it did */
-    if (slot[0] < round) slot[0] = round, slot[1] = 0;
-    return counted(partial, round, ++slot[1]);
+    struct lp_partial_host_count *slot = &partial->host_counts[(round / partial->size) % partial->slots];
+    if (slot->round > round) return 0; /* cannot happen within the staleness bound; harmless if it did */
+    if (slot->round < round) slot->round = round, slot->arrivals = 0;
+    return counted(partial, round, ++slot->arrivals);
 }
 
 /* Counts this rank's calls up to calls at their hosts; *news when this
@@ -340,10 +339,10 @@ static lp_result_t arrive(lp_partial_t partial, int64_t calls, int *news, int *a
         partial->arrived_through++;
     }
     if (partial->arrived_through < calls) {
+        static const int64_t one = 1;
         const int64_t round = partial->arrived_through;
-        partial->arrival_one = 1;
         const MPI_Aint slot = (MPI_Aint)((round / size) % partial->slots);
-        LP_TRY_MPI(MPI_Rget_accumulate(&partial->arrival_one, 1, MPI_INT64_T, &partial->arrival_before, 1,
+        LP_TRY_MPI(MPI_Rget_accumulate(&one, 1, MPI_INT64_T, &partial->arrival_before, 1,
                                        MPI_INT64_T, (int)(round % size), slot, 1, MPI_INT64_T, MPI_SUM,
                                        partial->window, &partial->arrival_request));
         lp_partial_count_event(&partial->counters.rma_operations);
@@ -383,7 +382,8 @@ static int compare_descending(const void *a, const void *b)
 }
 
 /* What every rank computes alike from the gathered kinds, calls and
- * failures [takes the lock]; returns the agreed kind. */
+ * failures [takes the lock]; returns the agreed kind,
+ * or 0 for a flush that a failure stops. */
 static int decide(lp_partial_t partial)
 {
     const int size = partial->size;
@@ -417,9 +417,9 @@ static int decide(lp_partial_t partial)
         partial->min_calls = partial->flush_round + 1;
         pthread_cond_broadcast(&partial->changed);
     }
-    const int flushing = kind == AGREE_FLUSH && partial->failure == LP_SUCCESS;
+    const int failed = partial->failure != LP_SUCCESS;
     pthread_mutex_unlock(&partial->lock);
-    return flushing ? AGREE_FLUSH : kind == AGREE_CLOSE ? AGREE_CLOSE : 0;
+    return kind == AGREE_FLUSH && failed ? 0 : kind;
 }
 
 static lp_result_t advance_agreement(lp_partial_t partial, int64_t calls, int *active)
