@@ -358,6 +358,13 @@ LP_API lp_result_t lp_partial_report_error(lp_partial_t partial, lp_result_t cod
 /* Collective: stops the progress thread and frees everything. Pending
  * contributions that were not flushed are dropped. */
 LP_API lp_result_t lp_partial_destroy(lp_partial_t partial);
+/* Local: releases every object not yet destroyed as MPI_Finalize would,
+ * without the close handshake: its thread stops, its communicators and
+ * window are freed, and later calls fail with LP_ERR_CLOSED (destroy then
+ * frees the memory). For exit paths, before MPI_Finalize: under MPICH,
+ * whose thread safety is off by the time MPI_Finalize releases them, live
+ * progress threads could otherwise enter MPI together. */
+LP_API lp_result_t lp_partial_release_all(void);
 LP_API lp_result_t lp_partial_quorum(lp_partial_t partial, int *quorum);
 LP_API lp_result_t lp_partial_stats(lp_partial_t partial, lp_partial_stats_t *stats);
 

@@ -1,6 +1,7 @@
 """Partial allreduce (eager-SGD): a persistent collective whose rounds fire
 once a quorum of ranks has arrived, carrying late contributions into the
 next round instead of dropping them. See docs/partial.md."""
+import atexit
 import math
 import warnings
 
@@ -317,5 +318,19 @@ class PartialAllreduce:
         self.close()
 
     # No __del__: closing is collective, so a finalizer could hang. An object
-    # never closed is released locally when MPI finalizes.
+    # never closed is released locally at exit, by release_all.
+
+
+# mpi4py finalizes MPI from Py_AtExit, which runs after every atexit handler,
+# so this releases the objects never closed while MPI is still thread-safe.
+@atexit.register
+def release_all():
+    """Local: releases every PartialAllreduce not yet closed, without the
+    collective close: its progress thread stops and its MPI resources are
+    freed; its calls then raise ClosedError, and close() only frees memory.
+    Runs by itself at exit. A program that calls MPI.Finalize() itself with
+    objects still open calls this first: MPICH switches its thread safety
+    off when MPI_Finalize begins, so a progress thread still running then
+    can crash the process."""
+    check(lib.lp_partial_release_all())
 

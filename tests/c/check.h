@@ -36,4 +36,18 @@ static inline uint64_t test_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* MPI with threads, this rank and size, and a library communicator on
+ * MPI_COMM_WORLD: how the partial allreduce tests begin. */
+static inline lp_comm_t test_init_world(int *argc, char ***argv, int *rank, int *size)
+{
+    int provided;
+    MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided);
+    CHECK(provided == MPI_THREAD_MULTIPLE);
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, size);
+    lp_comm_t comm;
+    CHECK_OK(lp_comm_create(MPI_COMM_WORLD, &comm));
+    return comm;
+}
+
 #endif

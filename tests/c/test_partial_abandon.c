@@ -31,12 +31,8 @@ static void expect_timeout(lp_result_t rc, double started, const char *what)
 
 int main(int argc, char **argv)
 {
-    int provided, rank, size;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    lp_comm_t comm;
-    CHECK_OK(lp_comm_create(MPI_COMM_WORLD, &comm));
+    int rank, size;
+    lp_comm_t comm = test_init_world(&argc, &argv, &rank, &size);
     lp_partial_t partial;
     CHECK_OK(lp_partial_create(COUNT, LP_INT64, LP_SUM, LP_PARTIAL_SYNC, 0, -1, TIMEOUT, comm, &partial));
     int64_t send[COUNT], recv[COUNT];

@@ -51,6 +51,22 @@ def timed(fn):
     return outcome
 
 
+def threads():
+    """This process's threads, the C progress threads included."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def threads_settled(expected, seconds=2.0):
+    """The thread count, once it is down to expected or seconds have passed.
+    A thread just joined may still be listed for a moment: the kernel wakes
+    pthread_join before it removes the exited thread, and on a loaded node
+    that gap is visible. A thread left behind stays listed."""
+    deadline = time.monotonic() + seconds
+    while threads() > expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threads()
+
+
 def communicator(args):
     """(comm, color, members): COMM_WORLD, or with args["split"] the even
     (color 0) or odd (color 1) half of it; members are the world ranks in

@@ -1,8 +1,9 @@
 """A peer lost in the middle of a run of partial allreduce rounds.
 
 The victim rank makes a few calls, then leaves without closing: it kills
-itself with SIGKILL (``kill``), calls MPI.Finalize() and exits (``finalize``),
-or simply returns, leaving MPI to finalize at exit (``exit``). Every other
+itself with SIGKILL (``kill``), calls release_all() and MPI.Finalize() and
+exits (``finalize``), or simply returns, leaving MPI to finalize at exit
+(``exit``). Every other
 rank keeps calling until a call raises, then closes. Each survivor reports
 how long the failing call and close() took, what they raised, and whether
 its progress thread is still alive or using CPU once close() has returned.
@@ -16,25 +17,10 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from _worker import main, report, timed
+from _worker import main, report, threads, threads_settled, timed
 
 CALLS_BEFORE_FAULT = 4
 MAX_CALLS = 2000  # bounded: a survivor that never fails stops here
-
-
-def threads():
-    return len(os.listdir("/proc/self/task"))
-
-
-def threads_settled(expected, seconds=2.0):
-    """The thread count, once it is down to expected or seconds have passed.
-    A thread just joined may still be listed for a moment: the kernel wakes
-    pthread_join before it removes the exited thread, and on a loaded node
-    that gap is visible. A thread left behind stays listed."""
-    deadline = time.monotonic() + seconds
-    while threads() > expected and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return threads()
 
 
 def cpu_seconds_while_sleeping(seconds):
@@ -50,6 +36,8 @@ def leave(fault):
     if fault == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     if fault == "finalize":
+        # As a program that finalizes MPI itself must, with objects open.
+        partial4py.partial.release_all()
         MPI.Finalize()
         sys.exit(0)
     # "exit": the program ends with the object open; mpi4py finalizes MPI.

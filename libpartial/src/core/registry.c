@@ -3,13 +3,17 @@
 
 #include "core/error.h"
 
-static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+void lp_registry_release_all(struct lp_registry *registry)
 {
-    (void)self; (void)keyval; (void)value;
-    struct lp_registry *registry = extra;
     pthread_mutex_lock(&registry->lock);
     for (struct lp_registry_link *link = registry->head; link != NULL; link = link->next) registry->release(link);
     pthread_mutex_unlock(&registry->lock);
+}
+
+static int release_all_at_finalize(MPI_Comm self, int keyval, void *value, void *extra)
+{
+    (void)self; (void)keyval; (void)value;
+    lp_registry_release_all(extra);
     return MPI_SUCCESS;
 }
 

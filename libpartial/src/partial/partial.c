@@ -19,6 +19,7 @@
  * lp_partial_destroy (or a Python finalizer) finds a closed object. */
 static void release_locally(lp_partial_t partial)
 {
+    if (partial->released) return;
     pthread_mutex_lock(&partial->lock);
     partial->abandon = 1;
     pthread_cond_signal(&partial->wake);
@@ -29,14 +30,26 @@ static void release_locally(lp_partial_t partial)
     partial->released = 1;
 }
 
-/* At MPI_Finalize: the last moment a progress thread may still make MPI
- * calls. Listed objects are never released yet: destroy unlists first. */
-static void release_at_finalize(struct lp_registry_link *link)
+/* At MPI_Finalize, or at lp_partial_release_all before it. Destroy
+ * unlists an object before it releases it, so only this releases listed
+ * objects. */
+static void release_listed(struct lp_registry_link *link)
 {
     release_locally(LP_CONTAINER_OF(link, struct lp_partial_s, registry));
 }
 
-static struct lp_registry live_objects = LP_REGISTRY_INIT(release_at_finalize);
+static struct lp_registry live_objects = LP_REGISTRY_INIT(release_listed);
+
+/* MPICH turns its thread safety off before MPI_Finalize deletes
+ * MPI_COMM_SELF's attributes, so at the finalize hook the progress threads
+ * of several objects may enter MPI together; this is the safe moment. */
+lp_result_t lp_partial_release_all(void)
+{
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) lp_registry_release_all(&live_objects);
+    return LP_SUCCESS;
+}
 
 /* ---- deadlines ---- */
 

@@ -136,7 +136,9 @@ enum lp_partial_agreement {
  *                    the object is then kept, never freed (partial.c).
  *   released         the thread is joined and the communicator freed, by
  *                    destroy or release_locally; written by the one user
- *                    thread that does so, after the join.
+ *                    thread that does so, after the join (release_locally
+ *                    runs under the registry's lock, and destroy unlists
+ *                    the object before it looks).
  *   destroyed        [lock] lp_partial_destroy has run; the last request
  *                    released (live_requests 0) frees the object.
  *
