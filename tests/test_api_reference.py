@@ -78,8 +78,11 @@ def test_torch_wrapper_is_documented():
     torch_module = pytest.importorskip("partial4py.torch")
     documented = entries(PYTHON_DOC.read_text())
     cls = torch_module.DistributedOptimizer
+    # What torch.optim.Optimizer defines and the wrapper inherits unchanged
+    # is torch's to document; what the wrapper adds or overrides is ours.
+    inherited = set(dir(torch_module.torch.optim.Optimizer)) - set(vars(cls))
     missing = [f"DistributedOptimizer.{m}" for m in dir(cls)
-               if not m.startswith("_") and f"DistributedOptimizer.{m}" not in documented]
+               if not m.startswith("_") and m not in inherited and f"DistributedOptimizer.{m}" not in documented]
     assert not missing, f"not documented in {PYTHON_DOC.relative_to(ROOT)}: {missing}"
 
 

@@ -3,7 +3,7 @@ wrapper that averages gradients across MPI ranks with a partial allreduce
 (solo, majority, sync, or a quorum k) or with top-k sparse allreduce.
 
     model = ...; base = torch.optim.SGD(model.parameters(), lr=0.1)
-    opt = partial4py.torch.DistributedOptimizer(base, model.parameters(), mode="solo")
+    opt = partial4py.torch.DistributedOptimizer(base, mode="solo")  # an SGD too
     loss.backward(); opt.step(); opt.zero_grad()
     opt.flush()      # at the end of an epoch: applies what is still pending
 
@@ -11,6 +11,9 @@ The core package never imports torch; only this module does. Gradients on
 a GPU stay there: buckets are flat CUDA tensors, which the collectives
 take as GPU arrays (see docs/gpu.md; needs CuPy).
 """
+import contextlib
+import inspect
+
 import numpy as np
 import torch
 
@@ -102,10 +105,44 @@ def _buckets(params, bucket_bytes):
     return [_Bucket(b, _NUMPY_DTYPES[dtype]) for b in buckets]
 
 
-class DistributedOptimizer:
-    """Wraps a torch optimizer: ``step()`` first averages every gradient
-    across the ranks of ``comm``, then steps the wrapped optimizer.
+_DISTRIBUTED_CLASSES = {}
 
+
+def _distributed_class(base):
+    """The subclass of DistributedOptimizer and base, one per optimizer
+    class, so that ``isinstance(opt, torch.optim.SGD)`` holds for a wrapped
+    SGD and LR schedulers and GradScaler accept it."""
+    if base not in _DISTRIBUTED_CLASSES:
+        _DISTRIBUTED_CLASSES[base] = type(f"Distributed{base.__name__}", (DistributedOptimizer, base),
+                                          {"__module__": __name__, "__doc__": DistributedOptimizer.__doc__})
+    return _DISTRIBUTED_CLASSES[base]
+
+
+def _wrappable(optimizer):
+    return isinstance(optimizer, torch.optim.Optimizer) and not isinstance(optimizer, DistributedOptimizer)
+
+
+def _check_optimizer(optimizer):
+    if _wrappable(optimizer):
+        return
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise InvalidArgumentError(f"optimizer must be a torch.optim.Optimizer, not {type(optimizer).__name__}")
+    raise InvalidArgumentError("optimizer is already a DistributedOptimizer")
+
+
+class DistributedOptimizer(torch.optim.Optimizer):
+    """Wraps a torch optimizer: ``step()`` first averages every gradient
+    across the ranks of ``comm``, then runs the wrapped optimizer's step.
+
+    The result is an instance of the wrapped optimizer's class (a subclass
+    named ``Distributed<Class>``) that shares its parameter groups, state
+    and hooks, so LR schedulers, ``torch.amp.GradScaler``,
+    ``state_dict``/``load_state_dict``, ``add_param_group`` and
+    ``zero_grad`` work as on the optimizer itself.
+
+    params: the parameters whose gradients are averaged, in an order that
+        is the same on every rank; by default those of the optimizer's
+        parameter groups.
     mode: "solo", "majority", "sync" or an int quorum: one persistent
         :class:`partial4py.PartialAllreduce` per bucket, and the gradient is
         divided by the number of contributions that round summed;
@@ -113,44 +150,73 @@ class DistributedOptimizer:
         summed with :func:`partial4py.sparse_allreduce`, divided by P.
     bucket_bytes: gradients are flattened into buckets of about this size.
 
-    Construction is collective in the partial modes (bad arguments on one
-    rank raise on every rank) and local in topk mode.
+    Construction and ``add_param_group`` are collective in the partial
+    modes (bad arguments on one rank raise on every rank) and local in
+    topk mode. A closure given to ``step`` is evaluated once, before the
+    averaging.
     """
 
+    def __new__(cls, optimizer, *args, **kwargs):
+        # A bad optimizer still gets an instance: __init__ reports it on
+        # every rank, as construction is collective.
+        return super().__new__(_distributed_class(type(optimizer)) if _wrappable(optimizer) else cls)
+
     @keyword_only
-    def __init__(self, optimizer, params, mode="solo", *, comm=None, bucket_bytes=25 * 2**20,
+    def __init__(self, optimizer, params=None, mode="solo", *, comm=None, bucket_bytes=25 * 2**20,
                  max_staleness=8, timeout=None, density=0.01):
         from mpi4py import MPI
-        self.optimizer = optimizer
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.mode = mode
-        params = list(params)
-        if mode == "topk":
+        self._bucket_bytes = bucket_bytes
+        self._max_staleness = max_staleness
+        self._timeout = timeout
+        self._density = density
+        self._synchronize_in_step = True
+        self.buckets, self._partials, self._compressors = [], [], []
+        self.last_contributions = []
+
+        def prepare():
+            _check_optimizer(optimizer)
+            chosen = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
+            return _buckets(chosen, bucket_bytes)
+
+        self._add_buckets(prepare)
+        # Shares, not copies: the wrapped optimizer and this one see the
+        # same parameter groups, state, defaults and hooks. A method patched
+        # onto the optimizer itself (an LR scheduler made for it wraps its
+        # step) stays its own: here it would bypass the averaging.
+        self.__dict__.update({name: value for name, value in optimizer.__dict__.items()
+                              if name not in self.__dict__ and not callable(getattr(type(self), name, None))})
+        self.optimizer = optimizer
+
+    def _add_buckets(self, prepare):
+        """Makes buckets (and their PartialAllreduce objects or top-k
+        compressors) of what prepare returns; collective in partial modes."""
+        if self.mode == "topk":
             # Local: nothing collective happens before the first step.
-            self.buckets = _buckets(params, bucket_bytes)
-            self._compressors = [TopKCompressor(b.count, density=density, dtype=b.dtype)
-                                 for b in self.buckets]
+            buckets = prepare()
+            self._compressors += [TopKCompressor(b.count, density=self._density, dtype=b.dtype) for b in buckets]
         else:
             # Collective, as the creation of the PartialAllreduce objects is:
             # bad parameters on one rank fail that creation on every rank.
-            self.buckets = agree_on(lib_comm(self.comm), lambda: _buckets(params, bucket_bytes))
-            self._partials = [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=mode,
-                                               max_staleness=max_staleness, timeout=timeout)
-                              for b in self.buckets]
-        self.last_contributions = []
+            buckets = agree_on(lib_comm(self.comm), prepare)
+            self._partials += [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=self.mode,
+                                                max_staleness=self._max_staleness, timeout=self._timeout)
+                               for b in buckets]
+        self.buckets += buckets
 
-    @property
-    def param_groups(self):
-        return self.optimizer.param_groups
+    def add_param_group(self, param_group):
+        """Adds a parameter group to the optimizer, and its parameters'
+        gradients to the averaging (new buckets; collective in the partial
+        modes)."""
+        def prepare():
+            params = param_group["params"]
+            param_group["params"] = [params] if isinstance(params, torch.Tensor) else list(params)
+            buckets = _buckets(param_group["params"], self._bucket_bytes)
+            super(DistributedOptimizer, self).add_param_group(param_group)
+            return buckets
 
-    def zero_grad(self, set_to_none=True):
-        self.optimizer.zero_grad(set_to_none=set_to_none)
-
-    def state_dict(self):
-        return self.optimizer.state_dict()
-
-    def load_state_dict(self, state):
-        self.optimizer.load_state_dict(state)
+        self._add_buckets(prepare)
 
     def synchronize(self):
         """Averages the gradients in place, without stepping."""
@@ -172,9 +238,35 @@ class DistributedOptimizer:
             self.last_contributions.append(info.contributions)
             bucket.scatter_average(1.0 / info.contributions if info.contributions else 0.0)
 
+    @contextlib.contextmanager
+    def skip_synchronize(self):
+        """Within it, ``step()`` does not average: for a step after an
+        explicit ``synchronize()``, as with GradScaler, whose ``unscale_``
+        must see the averaged gradients so that every rank skips the same
+        steps::
+
+            scaler.scale(loss).backward()
+            optimizer.synchronize()
+            scaler.unscale_(optimizer)
+            with optimizer.skip_synchronize():
+                scaler.step(optimizer)
+            scaler.update()
+        """
+        self._synchronize_in_step = False
+        try:
+            yield
+        finally:
+            self._synchronize_in_step = True
+
     def step(self, closure=None):
-        self.synchronize()
-        return self.optimizer.step(closure)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        if self._synchronize_in_step:
+            self.synchronize()
+        result = super().step()
+        return loss if closure is not None else result
 
     def flush(self):
         """Collective: drains every pending contribution (partial modes) and
@@ -188,10 +280,10 @@ class DistributedOptimizer:
             bucket.scatter_average(1.0 / info.contributions if info.contributions else 0.0)
             applied |= info.contributions > 0
         if applied:
-            self.optimizer.step()
+            super().step()
 
     def close(self):
-        for partial in getattr(self, "_partials", []):
+        for partial in self._partials:
             partial.close()
 
     def __enter__(self):
@@ -199,3 +291,8 @@ class DistributedOptimizer:
 
     def __exit__(self, *exc):
         self.close()
+
+
+# __new__ only picks the class: help() and inspect show __init__'s parameters.
+_init_parameters = list(inspect.signature(DistributedOptimizer.__init__).parameters.values())[1:]
+DistributedOptimizer.__signature__ = inspect.Signature(_init_parameters)
