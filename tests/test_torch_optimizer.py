@@ -46,6 +46,7 @@ def test_add_param_group_zero_grad_and_closure(results):
         assert case["worst"] < TOLERANCE, case
         assert case["extra_moved"] and case["buckets_added"] == 1, case
         assert case["zeroed"] and case["cleared"], case
+        assert case["step_returned_the_closure_loss"], case
 
 
 def test_grad_scaler_skips_the_same_steps_on_every_rank(results):

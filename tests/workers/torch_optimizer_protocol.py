@@ -96,14 +96,15 @@ def param_group_and_closure(comm):
     buckets_before = len(opt.buckets)
     opt.add_param_group({"params": extra, "lr": 0.5})
     ref_opt.add_param_group({"params": ref_extra, "lr": 0.5})
-    worst, returned = 0.0, []
+    worst, losses, returned = 0.0, [], []
     for step in range(4):
         def closure():
             opt.zero_grad()
             loss = loss_of(model, batch(rank, step), extra)
             loss.backward()
+            losses.append(loss)
             return loss
-        returned.append(float(opt.step(closure)) == float(loss_of(model, batch(rank, step), extra)) or None)
+        returned.append(opt.step(closure) is losses[-1])
         set_mean_gradient(reference, list(reference.parameters()) + [ref_extra], size, step, ref_extra)
         ref_opt.step()
         worst = max(worst, difference(model, reference), float((extra - ref_extra).abs().max()))
@@ -112,7 +113,7 @@ def param_group_and_closure(comm):
     opt.zero_grad()
     cleared = all(p.grad is None for p in list(model.parameters()) + [extra])
     result = {"worst": worst, "extra_moved": bool(extra.detach().abs().sum() > 0), "zeroed": zeroed,
-              "cleared": cleared, "buckets_added": len(opt.buckets) - buckets_before,
+              "cleared": cleared, "step_returned_the_closure_loss": all(returned) and len(losses) == 4, "buckets_added": len(opt.buckets) - buckets_before,
               "digest": digest(np.concatenate([flat(model), extra.detach().numpy()]))}
     opt.close()
     return result
