@@ -1,6 +1,7 @@
 """PyTorch integration (``pip install partial4py[torch]``): an optimizer
 wrapper that averages gradients across MPI ranks with a partial allreduce
-(solo, majority, sync, or a quorum k) or with top-k sparse allreduce.
+(solo, majority, sync, or a quorum k) or with top-k sparse allreduce. Each
+bucket's round starts from gradient hooks during backward.
 
     model = ...; base = torch.optim.SGD(model.parameters(), lr=0.1)
     opt = partial4py.torch.DistributedOptimizer(base, mode="solo")  # an SGD too
@@ -12,12 +13,14 @@ a GPU stay there: buckets are flat CUDA tensors, which the collectives
 take as GPU arrays (see docs/gpu.md; needs CuPy).
 """
 import contextlib
+import functools
 import inspect
+import weakref
 
 import numpy as np
 import torch
 
-from . import PartialAllreduce, sparse_allreduce
+from . import PartialAllreduce, isparse_allreduce
 from ._arguments import INT64_MAX, integer
 from ._comm import agree_on, lib_comm
 from ._keywords import keyword_only
@@ -52,6 +55,30 @@ class _Bucket:
             send_flat, recv_flat = torch.from_numpy(self.send), torch.from_numpy(self.recv)
         self.send_views = self._views(send_flat)
         self.recv_views = self._views(recv_flat)
+        self.reset()
+
+    def reset(self):
+        """Forgets the round of the last step: no request, no gradient landed."""
+        self.request = None
+        self.passes_landed = [0] * len(self.params)
+        self.params_complete = 0
+
+    def gradient_landed(self, position, passes):
+        """Counts a backward pass's gradient of params[position]; True once
+        every parameter's gradient has landed passes times."""
+        landed = self.passes_landed[position] = self.passes_landed[position] + 1
+        if landed > passes:
+            raise InvalidArgumentError(
+                f"a gradient was computed {landed} times before step(), and backward_passes_per_step is {passes}: "
+                "call step() (or synchronize()) after each backward pass, or raise backward_passes_per_step to "
+                "accumulate gradients locally")
+        if landed == passes:
+            self.params_complete += 1
+        return self.ready
+
+    @property
+    def ready(self):
+        return self.params_complete == len(self.params)
 
     def _views(self, flat):
         views, offset = [], 0
@@ -83,9 +110,12 @@ class _Bucket:
 
 
 def _buckets(params, bucket_bytes):
+    """The buckets of params, filled from the last parameter to the first:
+    the order in which backward produces gradients, so that the first
+    bucket is ready first."""
     bucket_bytes = integer(bucket_bytes, "bucket_bytes", 1, INT64_MAX)
     buckets, current, current_bytes = [], [], 0
-    params = [p for p in params if p.requires_grad]
+    params = [p for p in reversed(list(params)) if p.requires_grad]
     if not params:
         raise InvalidArgumentError("no parameters that require gradients")
     dtype, device = params[0].dtype, params[0].device
@@ -148,7 +178,15 @@ class DistributedOptimizer(torch.optim.Optimizer):
         divided by the number of contributions that round summed;
         "topk": top-k sparsification with error feedback (``density``),
         summed with :func:`partial4py.sparse_allreduce`, divided by P.
-    bucket_bytes: gradients are flattened into buckets of about this size.
+    bucket_bytes: gradients are flattened into buckets of about this size,
+        filled from the last parameter to the first.
+    backward_passes_per_step: how many backward passes accumulate into the
+        gradients before they are averaged (the sum is averaged, as in
+        Horovod); one more before ``step()`` raises.
+    overlap: start each bucket's round from gradient hooks during backward,
+        as soon as its gradients have landed and the buckets before it have
+        started (the same order on every rank); ``step()`` waits for the
+        rounds. With False, every round starts in ``step()``.
 
     Construction and ``add_param_group`` are collective in the partial
     modes (bad arguments on one rank raise on every rank) and local in
@@ -163,7 +201,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     @keyword_only
     def __init__(self, optimizer, params=None, mode="solo", *, comm=None, bucket_bytes=25 * 2**20,
-                 max_staleness=8, timeout=None, density=0.01):
+                 max_staleness=8, timeout=None, density=0.01, backward_passes_per_step=1, overlap=True):
         from mpi4py import MPI
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.mode = mode
@@ -171,12 +209,15 @@ class DistributedOptimizer(torch.optim.Optimizer):
         self._max_staleness = max_staleness
         self._timeout = timeout
         self._density = density
+        self._overlap = overlap
         self._synchronize_in_step = True
-        self.buckets, self._partials, self._compressors = [], [], []
+        self.buckets, self._partials, self._compressors, self._hooks = [], [], [], []
+        self._next_to_start = 0  # buckets start in index order, from hooks or in synchronize()
         self.last_contributions = []
 
         def prepare():
             _check_optimizer(optimizer)
+            self._passes = integer(backward_passes_per_step, "backward_passes_per_step", 1, INT64_MAX)
             chosen = list(params) if params is not None else [p for g in optimizer.param_groups for p in g["params"]]
             return _buckets(chosen, bucket_bytes)
 
@@ -203,6 +244,12 @@ class DistributedOptimizer(torch.optim.Optimizer):
             self._partials += [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=self.mode,
                                                 max_staleness=self._max_staleness, timeout=self._timeout)
                                for b in buckets]
+        if self._overlap:
+            # Weak: the model's parameters must not keep a dropped optimizer alive.
+            landed = functools.partial(_gradient_landed, weakref.ref(self))
+            self._hooks += [p.register_post_accumulate_grad_hook(functools.partial(landed, index, position))
+                            for index, bucket in enumerate(buckets, len(self.buckets))
+                            for position, p in enumerate(bucket.params)]
         self.buckets += buckets
 
     def add_param_group(self, param_group):
@@ -218,25 +265,53 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
         self._add_buckets(prepare)
 
-    def synchronize(self):
-        """Averages the gradients in place, without stepping."""
-        for bucket in self.buckets:
-            bucket.gather_gradients()
+    def _start_ready_buckets(self):
+        while self._next_to_start < len(self.buckets) and self.buckets[self._next_to_start].ready:
+            self._start_next()
+
+    def _start_next(self):
+        index = self._next_to_start
+        bucket = self.buckets[index]
+        bucket.gather_gradients()
         if self.mode == "topk":
-            size = self.comm.Get_size()
-            for bucket, compressor in zip(self.buckets, self._compressors):
-                indices, values = compressor.compress(bucket.send)
-                bucket.store_sum(sparse_allreduce(indices, values, bucket.count, comm=self.comm).to_dense())
-                bucket.scatter_average(1.0 / size)
-            self.last_contributions = [size] * len(self.buckets)
-            return
-        # Every bucket's round is started before any is waited on.
-        requests = [partial.start(b.send, b.recv) for partial, b in zip(self._partials, self.buckets)]
-        self.last_contributions = []
-        for bucket, request in zip(self.buckets, requests):
-            info = request.wait()
-            self.last_contributions.append(info.contributions)
-            bucket.scatter_average(1.0 / info.contributions if info.contributions else 0.0)
+            indices, values = self._compressors[index].compress(bucket.send)
+            bucket.request = isparse_allreduce(indices, values, bucket.count, comm=self.comm)
+        else:
+            bucket.request = self._partials[index].start(bucket.send, bucket.recv)
+        self._next_to_start += 1
+
+    def _finish(self, bucket):
+        """Waits for a bucket's round and writes the averaged gradients;
+        returns how many ranks contributed."""
+        if self.mode == "topk":
+            bucket.store_sum(bucket.request.wait().to_dense())
+            contributions = self.comm.Get_size()
+        else:
+            contributions = bucket.request.wait().contributions
+        bucket.scatter_average(1.0 / contributions if contributions else 0.0)
+        return contributions
+
+    def synchronize(self):
+        """Averages the gradients in place, without stepping: starts the
+        rounds no gradient hook has started (gradients set by hand, unused
+        parameters, ``overlap=False``), then waits for every round."""
+        try:
+            while self._next_to_start < len(self.buckets):
+                self._start_next()
+        finally:
+            # Every round started is waited for, also after a failure: MPI may be writing its buffers.
+            contributions, failure = [], None
+            for bucket in self.buckets[:self._next_to_start]:
+                try:
+                    contributions.append(self._finish(bucket))
+                except Exception as exc:
+                    failure = failure or exc
+            for bucket in self.buckets:
+                bucket.reset()
+            self._next_to_start = 0
+        if failure is not None:
+            raise failure
+        self.last_contributions = contributions
 
     @contextlib.contextmanager
     def skip_synchronize(self):
@@ -272,6 +347,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
         """Collective: drains every pending contribution (partial modes) and
         applies it as one more optimizer step. Call at the end of an epoch
         or before a checkpoint."""
+        if self._next_to_start:
+            raise InvalidArgumentError("a backward pass's rounds are in flight: call step() or synchronize() "
+                                       "before flush()")
         if self.mode == "topk":
             return
         applied = False
@@ -283,6 +361,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
             super().step()
 
     def close(self):
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
         for partial in self._partials:
             partial.close()
 
@@ -291,6 +372,14 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _gradient_landed(optimizer_ref, index, position, _param):
+    """The post-accumulate-grad hook of a parameter: counts its gradient and
+    starts every bucket that is ready, in order."""
+    optimizer = optimizer_ref()
+    if optimizer is not None and optimizer.buckets[index].gradient_landed(position, optimizer._passes):
+        optimizer._start_ready_buckets()
 
 
 # __new__ only picks the class: help() and inspect show __init__'s parameters.
