@@ -70,6 +70,7 @@ TORCH = {
     "torch_bucket_bytes_string": ARG, "torch_bucket_bytes_zero": ARG, "torch_bucket_bytes_float": ARG,
     "torch_no_trainable_parameters": ARG, "torch_float16_parameters": DTYPE, "torch_mode_unknown": ARG,
     "torch_max_staleness_2_40": ARG, "torch_timeout_string": ARG,
+    "torch_backward_passes_zero": ARG, "torch_backward_passes_float": ARG,
     "torch_topk_density_string": ARG, "torch_topk_bucket_bytes_string": ARG,
 }
 # Checked locally, before any collective: COMM_NULL (a freed communicator is

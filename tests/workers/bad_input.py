@@ -259,6 +259,8 @@ TORCH = {
     "torch_mode_unknown": {"mode": "fastest"},
     "torch_max_staleness_2_40": {"max_staleness": 2**40},
     "torch_timeout_string": {"timeout": "abc"},
+    "torch_backward_passes_zero": {"backward_passes_per_step": 0},
+    "torch_backward_passes_float": {"backward_passes_per_step": 1.5},
     "torch_topk_density_string": {"mode": "topk", "density": "x"},
     "torch_topk_bucket_bytes_string": {"mode": "topk", "bucket_bytes": "x"},
 }

@@ -1,4 +1,4 @@
-"""python -m partial4py.bench {allreduce,sparse,regret,partial} [OSU options]
+"""python -m partial4py.bench {allreduce,sparse,regret,partial,torch} [OSU options]
 
 OSU-style benchmarks of partial4py, each against its dense MPI_Allreduce
 baseline measured in the same run. Run them under mpirun, for example
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "sparse": "sparse",
     "regret": "regret",
     "partial": "partial",
+    "torch": "training",
 }
 
 

@@ -1,0 +1,126 @@
+"""Training steps of a small ResNet with partial4py.torch.DistributedOptimizer, against torch DistributedDataParallel over gloo in the same run.
+
+Every rank trains the same network (``--width``; 32x32 synthetic batches of
+``--batch`` images, made once) with SGD, for each of ``-M``: ``ddp``
+(DistributedDataParallel, gloo, buckets of ``--bucket-kib``), and our
+``sync``, ``solo``, ``majority`` and ``topk`` (the same bucket size), each
+with its rounds started from gradient hooks during backward (overlap on)
+and in ``step()`` (off). One ``-I`` straggler per step sleeps ``-e`` ms more
+before its forward pass. The "compute" loop runs the same steps without
+any communication: its time is a rank's that never waits, the limit of the
+partial modes, and Exposed is a mode's step time minus it. The Size column
+is the gradient's bytes; ``-m`` is not used. ``-c`` checks that every rank
+ends with the same parameters.
+"""
+import hashlib
+import time
+
+from mpi4py import MPI
+
+from ._osu import Report, time_loop
+from .partial import stragglers
+
+MODES = ("ddp", "sync", "solo", "majority", "topk")
+
+
+def add_options(parser):
+    parser.add_argument("-M", dest="modes", default=",".join(MODES), help="comma-separated subset of " + ",".join(MODES))
+    parser.add_argument("-e", dest="extra_ms", type=float, default=0.0, help="a straggler's extra sleep per step (ms)")
+    parser.add_argument("-I", dest="imbalance", default="random:1", help="random:K or fixed:R stragglers")
+    parser.add_argument("-S", dest="seed", type=int, default=1)
+    parser.add_argument("--overlap", choices=["both", "on", "off"], default="both",
+                        help="our modes with rounds started during backward, in step(), or both")
+    parser.add_argument("--width", type=int, default=32, help="channels of the first stage")
+    parser.add_argument("--batch", type=int, default=16, help="images per rank and step")
+    parser.add_argument("--bucket-kib", dest="bucket_kib", type=int, default=256, help="gradient bucket size")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per rank")
+    parser.add_argument("--density", type=float, default=0.01, help="topk's density")
+    parser.set_defaults(iterations=20, warmup=3)
+
+
+class _Steps:
+    """One rank's training steps: straggle if chosen, forward, backward, step."""
+
+    def __init__(self, args, comm, model, optimizer, batch):
+        self.args, self.comm, self.model, self.optimizer = args, comm, model, optimizer
+        self.x, self.y = batch
+        self.round = 0
+
+    def __call__(self):
+        import torch
+        if self.args.extra_ms and self.comm.Get_rank() in stragglers(self.args.imbalance, self.args.seed, self.round,
+                                                                     self.comm.Get_size()):
+            time.sleep(self.args.extra_ms / 1000)
+        self.round += 1
+        self.optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(self.model(self.x), self.y).backward()
+        self.optimizer.step()
+
+
+def _same_on_every_rank(model, comm):
+    digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()
+    return len(set(comm.allgather(digest))) == 1
+
+
+def run(args, comm=MPI.COMM_WORLD):
+    import torch
+
+    import partial4py.torch as ptorch
+
+    from ._resnet import ResNet
+    torch.set_num_threads(args.threads)
+    rank, size = comm.Get_rank(), comm.Get_size()
+    generator = torch.Generator().manual_seed(1000 + rank)
+    batch = (torch.randn(args.batch, 3, 32, 32, generator=generator),
+             torch.randint(0, 10, (args.batch,), generator=generator))
+    bucket_bytes = args.bucket_kib * 1024
+
+    def fresh_model():
+        torch.manual_seed(args.seed)  # the same initial parameters on every rank
+        return ResNet(args.width)
+
+    nbytes = 4 * sum(p.numel() for p in fresh_model().parameters())
+    modes = args.modes.split(",")
+    report = Report("OSU-style Training Step Test (partial4py.torch.DistributedOptimizer, ResNet)", args, comm,
+                    notes=[f"ResNet width {args.width}, {nbytes // 4} parameters, batch {args.batch}/rank, "
+                           f"{args.threads} torch thread(s)/rank, buckets {args.bucket_kib} KiB, SGD",
+                           f"Straggler: +{args.extra_ms:g} ms/step, {args.imbalance}",
+                           "Compute: the same steps without communication, a rank that never waits",
+                           "Exposed: step time minus compute; Speedup: DDP's step time over this one's"],
+                    extra_columns=["Compute(us)", "Exposed(us)", "DDP(us)", "Speedup"],
+                    params={"width": args.width, "batch": args.batch, "bucket_kib": args.bucket_kib,
+                            "extra_ms": args.extra_ms, "imbalance": args.imbalance, "threads": args.threads})
+
+    model = fresh_model()
+    compute = time_loop(_Steps(args, comm, model, torch.optim.SGD(model.parameters(), lr=0.01), batch), args, comm)
+    ddp = None
+    if "ddp" in modes:
+        ptorch.init_process_group(backend="gloo", comm=comm)
+        model = fresh_model()
+        wrapped = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=bucket_bytes / 2**20)
+        ddp = time_loop(_Steps(args, comm, wrapped, torch.optim.SGD(wrapped.parameters(), lr=0.01), batch), args,
+                        comm)
+        valid = _same_on_every_rank(model, comm)
+        torch.distributed.destroy_process_group()
+        _row(report, "ddp", None, nbytes, ddp, compute, ddp, valid)
+    overlaps = {"both": (True, False), "on": (True,), "off": (False,)}[args.overlap]
+    for mode in (m for m in modes if m != "ddp"):
+        for overlap in overlaps:
+            model = fresh_model()
+            with ptorch.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.01), mode=mode, comm=comm,
+                                             bucket_bytes=bucket_bytes, overlap=overlap, density=args.density,
+                                             timeout=300) as optimizer:
+                timing = time_loop(_Steps(args, comm, model, optimizer, batch), args, comm)
+                optimizer.flush()
+                valid = _same_on_every_rank(model, comm)
+            _row(report, mode, overlap, nbytes, timing, compute, ddp, valid)
+    report.finish()
+
+
+def _row(report, mode, overlap, nbytes, timing, compute, ddp, valid):
+    name = mode if overlap is None else f"{mode}, overlap {'on' if overlap else 'off'}"
+    report.note(f"mode {name}")
+    ddp_us = ddp[0] if ddp else float("nan")
+    report.row(nbytes, timing, (compute[0], timing[0] - compute[0], ddp_us, ddp_us / timing[0]), valid,
+               mode=mode, overlap=overlap, steps_per_s=1e6 / timing[0], compute_us=compute[0],
+               exposed_us=timing[0] - compute[0], ddp_us=ddp_us)
