@@ -117,3 +117,21 @@ lp_result_t lp_value_of_name(const char *const *names, int nnames, const char *n
                      names[i]);
     return lp_fail(LP_ERR_INVALID_ARGUMENT, "unknown %s '%s' (%s)", what, name, choices);
 }
+
+lp_result_t lp_env_choice(const char *variable, const char *const *names, int nnames, int *value)
+{
+    const char *name = getenv(variable);
+    if (name == NULL || *name == '\0') return LP_SUCCESS;
+    const int found = lp_find_name(names, nnames, name);
+    if (found >= 0) {
+        *value = found;
+        return LP_SUCCESS;
+    }
+    /* "a, b or c" */
+    char choices[256] = "";
+    for (int i = 0; i < nnames; i++) {
+        const char *separator = i == 0 ? "" : i == nnames - 1 ? " or " : ", ";
+        snprintf(choices + strlen(choices), sizeof choices - strlen(choices), "%s%s", separator, names[i]);
+    }
+    return lp_fail(LP_ERR_INVALID_ARGUMENT, "%s=%s is not %s", variable, name, choices);
+}

@@ -18,6 +18,10 @@ const char *lp_name_of(const char *const *names, int nnames, int value);
 /* The index of name in *value; else LP_ERR_INVALID_ARGUMENT naming what
  * and the choices: the *_from_name functions. */
 lp_result_t lp_value_of_name(const char *const *names, int nnames, const char *name, const char *what, int *value);
+/* The name that environment variable gives, for a parameter left to auto:
+ * *value becomes its index in names, and stays as it is when the variable
+ * is unset or empty; a name not in names fails with one that lists them. */
+lp_result_t lp_env_choice(const char *variable, const char *const *names, int nnames, int *value);
 /* Defines a public enum's name and from_name pair on its table of names. */
 #define LP_DEFINE_NAME_LOOKUP(name_function, from_name_function, type, names, nnames, what)                \
     const char *name_function(type value) { return lp_name_of(names, nnames, (int)value); }                 \

@@ -206,13 +206,10 @@ static lp_result_t resolve_algorithm(const lp_partial_config_t *config, int64_t 
     if ((int)*algorithm < 0 || *algorithm >= LP_PARTIAL_NUM_ALGORITHMS)
         return lp_fail(LP_ERR_INVALID_ARGUMENT, "algorithm %d is not a partial allreduce algorithm", (int)*algorithm);
     if (*algorithm != LP_PARTIAL_ALGORITHM_AUTO) return LP_SUCCESS;
-    const char *name = getenv("LP_PARTIAL_ALGORITHM");
-    if (name != NULL && *name != '\0') {
-        if (lp_partial_algorithm_from_name(name, algorithm) != LP_SUCCESS)
-            return lp_fail(LP_ERR_INVALID_ARGUMENT, "LP_PARTIAL_ALGORITHM=%s is not auto, ring or halving_doubling",
-                           name);
-        if (*algorithm != LP_PARTIAL_ALGORITHM_AUTO) return LP_SUCCESS;
-    }
+    int named = LP_PARTIAL_ALGORITHM_AUTO;
+    LP_TRY(lp_env_choice("LP_PARTIAL_ALGORITHM", lp_partial_algorithm_names, LP_PARTIAL_NUM_ALGORITHMS, &named));
+    *algorithm = (lp_partial_algorithm_t)named;
+    if (*algorithm != LP_PARTIAL_ALGORITHM_AUTO) return LP_SUCCESS;
     struct lp_cost_model model = {0};
     LP_TRY(lp_cost_model_get(&model));
     *algorithm = lp_partial_choose(count, lp_datatype_size(datatype), size, &model);

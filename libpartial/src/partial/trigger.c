@@ -63,10 +63,10 @@ lp_result_t lp_partial_requested_trigger(lp_partial_trigger_t requested, lp_part
     *trigger = requested;
     if ((int)requested < 0 || requested >= LP_PARTIAL_NUM_TRIGGERS)
         return lp_fail(LP_ERR_INVALID_ARGUMENT, "trigger %d is not a partial allreduce trigger", (int)requested);
-    const char *name = getenv("LP_PARTIAL_TRIGGER");
-    if (requested != LP_PARTIAL_TRIGGER_AUTO || name == NULL || *name == '\0') return LP_SUCCESS;
-    if (lp_partial_trigger_from_name(name, trigger) != LP_SUCCESS)
-        return lp_fail(LP_ERR_INVALID_ARGUMENT, "LP_PARTIAL_TRIGGER=%s is not auto, one_sided or point_to_point", name);
+    if (requested != LP_PARTIAL_TRIGGER_AUTO) return LP_SUCCESS;
+    int named = LP_PARTIAL_TRIGGER_AUTO;
+    LP_TRY(lp_env_choice("LP_PARTIAL_TRIGGER", lp_partial_trigger_names, LP_PARTIAL_NUM_TRIGGERS, &named));
+    *trigger = (lp_partial_trigger_t)named;
     return LP_SUCCESS;
 }
 
