@@ -97,7 +97,10 @@ struct lp_partial_host_count {
     int64_t arrivals;
 };
 
-/* Where the trigger's flush and close agreement stands (trigger.c). */
+/* The words each rank contributes to an agreement: kind, calls, failure, failed rank. */
+enum { LP_AGREEMENT_WORDS = 4 };
+
+/* Where the flush and close agreement stands (agreement.c). */
 enum lp_partial_agreement {
     LP_AGREEMENT_NONE = 0,
     LP_AGREEMENT_GATHERING,  /* every rank's kind, calls and failure, gathered */
@@ -114,7 +117,7 @@ enum lp_partial_agreement {
  *                    when the flush round completes (rounds.c), so the next
  *                    flush starts afresh.
  *   flush_sent       [lock] set by the thread once it posted this rank's part
- *                    of the flush agreement (trigger.c).
+ *                    of the flush agreement (agreement.c).
  *   close_requested  [lock] set by lp_partial_destroy; never cleared. Calls
  *                    after it fail with LP_ERR_CLOSED.
  *   close_sent       [lock] set by the thread once it posted this rank's part
@@ -221,7 +224,7 @@ struct lp_partial_s {
     int forwarding;               /* 0 once the close agreement stands: every rank knows everything */
     enum lp_partial_agreement agreement;
     MPI_Request agreement_request;
-    int64_t agreement_mine[4];    /* kind, calls, failure, failed rank */
+    int64_t agreement_mine[LP_AGREEMENT_WORDS]; /* kind, calls, failure, failed rank */
     int64_t *agreement_all;       /* every rank's four words, then room to sort size call counts */
     int released;            /* MPI resources freed */
     struct lp_registry_link registry; /* among the live objects */
@@ -295,6 +298,18 @@ lp_result_t lp_partial_trigger_step(lp_partial_t partial, int *active);
 /* Completes or gives up the trigger's requests; returns 1 when an abandoned
  * one may still touch the object's memory. */
 int lp_partial_trigger_shut_down(lp_partial_t partial, int abandoning);
+/* Merges news into the object's state [takes the lock]; returns 1 when it
+ * told this rank anything new. */
+int lp_partial_adopt(lp_partial_t partial, int64_t fired_through, int64_t min_calls, lp_result_t failure,
+                     int failed_rank);
+/* Zeroes the arrival counts (window or host slots), where no arrival is in
+ * flight: at setup, and behind a flush agreement's barrier. */
+void lp_partial_trigger_reset_counters(lp_partial_t partial);
+
+/* agreement.c */
+/* Starts or advances this rank's part of a flush or close agreement, once
+ * one is requested; calls is this rank's call count (progress thread). */
+lp_result_t lp_partial_advance_agreement(lp_partial_t partial, int64_t calls, int *active);
 
 /* progress.c */
 lp_result_t lp_partial_start_thread(lp_partial_t partial);

@@ -13,14 +13,8 @@
  * receives one notice per announcement. Quorum at r implies quorum at every
  * earlier round, so notices merge by maximum, in any order.
  *
- * Flush and close need every rank, so they are collectives on a
- * communicator of their own (the agreement): an allgather of each rank's
- * kind, call count and failure, from which every rank computes the same
- * rounds to fire. A flush then resets the counters behind a barrier; a
- * close ends all forwarding and sums, with a reduce-scatter, how many
- * control messages are still on their way to each rank, which waits for
- * them before it leaves, so no send is left unmatched. Flush and close are
- * one collective, so a rank that closes still matches a peer in flush. */
+ * Flush and close need every rank: agreement.c runs them, from this
+ * thread's steps. */
 #include "partial/partial.h"
 
 #include <stdlib.h>
@@ -33,8 +27,6 @@ const char *const lp_partial_trigger_names[LP_PARTIAL_NUM_TRIGGERS] = {
 };
 
 enum { DRAIN_BATCH = 64 };
-enum { AGREE_FLUSH = 1, AGREE_CLOSE = 2 };
-enum { AGREEMENT_WORDS = 4 }; /* kind, calls, failure, failed_rank */
 
 struct lp_partial_send {
     MPI_Request request;
@@ -96,7 +88,7 @@ lp_result_t lp_partial_select_trigger(lp_comm_t comm, lp_partial_trigger_t *trig
 
 /* ---- setup and teardown ---- */
 
-static void reset_counters(lp_partial_t partial)
+void lp_partial_trigger_reset_counters(lp_partial_t partial)
 {
     if (partial->window_base != NULL) {
         /* Every rank's arrivals are complete (the agreement), and none comes
@@ -162,13 +154,13 @@ lp_result_t lp_partial_trigger_init(lp_partial_t partial)
     const int64_t span = (int64_t)partial->max_staleness + 2;
     partial->slots = (int)((span + partial->size - 1) / partial->size) + 1;
     partial->sent_to = calloc((size_t)partial->size, sizeof(int64_t));
-    partial->agreement_all = calloc((size_t)partial->size * (AGREEMENT_WORDS + 1), sizeof(int64_t));
+    partial->agreement_all = calloc((size_t)partial->size * (LP_AGREEMENT_WORDS + 1), sizeof(int64_t));
     if (partial->trigger == LP_PARTIAL_TRIGGER_POINT_TO_POINT)
         partial->host_counts = calloc((size_t)partial->slots, sizeof *partial->host_counts);
     if (partial->sent_to == NULL || partial->agreement_all == NULL ||
         (partial->trigger == LP_PARTIAL_TRIGGER_POINT_TO_POINT && partial->host_counts == NULL))
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the trigger of %d ranks", partial->size);
-    reset_counters(partial);
+    lp_partial_trigger_reset_counters(partial);
     LP_TRY_MPI(MPI_Comm_dup(partial->comm, &partial->agreement_comm));
     MPI_Comm_set_errhandler(partial->agreement_comm, MPI_ERRORS_RETURN);
     if (partial->trigger == LP_PARTIAL_TRIGGER_ONE_SIDED) LP_TRY(create_window(partial));
@@ -251,9 +243,7 @@ static lp_result_t forward_notice(lp_partial_t partial, const struct lp_partial_
 
 /* ---- what this rank knows ---- */
 
-/* Merges news into the object's state [takes the lock]; returns 1 when it
- * told this rank anything new. */
-static int adopt(lp_partial_t partial, int64_t fired_through, int64_t min_calls, lp_result_t failure, int failed_rank)
+int lp_partial_adopt(lp_partial_t partial, int64_t fired_through, int64_t min_calls, lp_result_t failure, int failed_rank)
 {
     int news = 0;
     pthread_mutex_lock(&partial->lock);
@@ -291,8 +281,8 @@ static lp_result_t announce(lp_partial_t partial)
 static int counted(lp_partial_t partial, int64_t round, int64_t arrivals)
 {
     int news = 0;
-    if (arrivals == partial->quorum) news |= adopt(partial, round, 0, LP_SUCCESS, 0);
-    if (arrivals == partial->size) news |= adopt(partial, -1, round + 1, LP_SUCCESS, 0);
+    if (arrivals == partial->quorum) news |= lp_partial_adopt(partial, round, 0, LP_SUCCESS, 0);
+    if (arrivals == partial->size) news |= lp_partial_adopt(partial, -1, round + 1, LP_SUCCESS, 0);
     return news;
 }
 
@@ -365,134 +355,10 @@ static lp_result_t drain_control(lp_partial_t partial, int *news, int *active)
         if (message.type == LP_MSG_ARRIVE) {
             *news |= host_counts_arrival(partial, message.value);
         } else if (message.type == LP_MSG_NOTICE) {
-            adopt(partial, message.notice.fired_through, message.notice.min_calls,
+            lp_partial_adopt(partial, message.notice.fired_through, message.notice.min_calls,
                   (lp_result_t)message.notice.failure, (int)message.notice.failed_rank);
             if (partial->forwarding) LP_TRY(forward_notice(partial, &message));
         }
-    }
-    return LP_SUCCESS;
-}
-
-/* ---- flush and close: the agreement ---- */
-
-static int compare_descending(const void *a, const void *b)
-{
-    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x < y) - (x > y);
-}
-
-/* What every rank computes alike from the gathered kinds, calls and
- * failures [takes the lock]; returns the agreed kind,
- * or 0 for a flush that a failure stops. */
-static int decide(lp_partial_t partial)
-{
-    const int size = partial->size;
-    int kind = AGREE_FLUSH;
-    lp_result_t failure = LP_SUCCESS;
-    int failed_rank = 0;
-    int64_t *calls = &partial->agreement_all[size * AGREEMENT_WORDS];
-    int64_t most = 0, least = INT64_MAX;
-    for (int r = 0; r < size; r++) {
-        const int64_t *word = &partial->agreement_all[r * AGREEMENT_WORDS];
-        if (word[0] == AGREE_CLOSE) kind = AGREE_CLOSE;
-        if (failure == LP_SUCCESS && word[2] != LP_SUCCESS) failure = (lp_result_t)word[2], failed_rank = (int)word[3];
-        calls[r] = word[1];
-        if (word[1] > most) most = word[1];
-        if (word[1] < least) least = word[1];
-    }
-    /* Round r has its quorum once quorum ranks have made more than r
-     * calls: up to the quorum-th largest call count, exclusive. */
-    qsort(calls, (size_t)size, sizeof *calls, compare_descending);
-    const int64_t fired = calls[partial->quorum - 1] - 1;
-    adopt(partial, fired, least, failure, failed_rank);
-    pthread_mutex_lock(&partial->lock);
-    if (kind == AGREE_CLOSE) {
-        partial->close_sent = 1; /* a peer closed: this rank closes too */
-    } else if (partial->failure == LP_SUCCESS) {
-        /* Every rank is in flush, so no call will come: rounds some rank
-         * arrived at fire now, without their quorum, then the drain round. */
-        partial->forced_first = partial->fired_through + 1;
-        if (most - 1 > partial->fired_through) partial->fired_through = most - 1;
-        partial->flush_round = ++partial->fired_through;
-        partial->min_calls = partial->flush_round + 1;
-        pthread_cond_broadcast(&partial->changed);
-    }
-    const int failed = partial->failure != LP_SUCCESS;
-    pthread_mutex_unlock(&partial->lock);
-    return kind == AGREE_FLUSH && failed ? 0 : kind;
-}
-
-static lp_result_t advance_agreement(lp_partial_t partial, int64_t calls, int *active)
-{
-    int done = 0;
-    switch (partial->agreement) {
-    case LP_AGREEMENT_NONE: {
-        pthread_mutex_lock(&partial->lock);
-        const int closing = partial->close_requested && !partial->close_sent;
-        const int flushing = partial->flush_requested && !partial->flush_sent;
-        /* This rank's error goes out in a notice first (announce), and its
-         * arrival in flight completes, so the agreement reflects both. */
-        const int ready = (closing || flushing) && partial->arrival_request == MPI_REQUEST_NULL &&
-                          (partial->local_error == LP_SUCCESS || partial->local_error_sent);
-        if (ready) {
-            partial->close_sent |= closing;
-            partial->flush_sent |= flushing;
-            partial->agreement_mine[0] = closing ? AGREE_CLOSE : AGREE_FLUSH;
-            partial->agreement_mine[1] = calls;
-            partial->agreement_mine[2] = partial->failure;
-            partial->agreement_mine[3] = partial->failed_rank;
-        }
-        pthread_mutex_unlock(&partial->lock);
-        if (!ready) return LP_SUCCESS;
-        *active = 1;
-        partial->agreement = LP_AGREEMENT_GATHERING;
-        return lp_check_mpi(MPI_Iallgather(partial->agreement_mine, AGREEMENT_WORDS, MPI_INT64_T,
-                                           partial->agreement_all, AGREEMENT_WORDS, MPI_INT64_T,
-                                           partial->agreement_comm, &partial->agreement_request),
-                            "MPI_Iallgather");
-    }
-    case LP_AGREEMENT_GATHERING: {
-        LP_TRY_MPI(MPI_Test(&partial->agreement_request, &done, MPI_STATUS_IGNORE));
-        if (!done) return LP_SUCCESS;
-        *active = 1;
-        const int kind = decide(partial);
-        if (kind == AGREE_CLOSE) {
-            /* From here no rank sends a control message: the counts are final. */
-            partial->forwarding = 0;
-            partial->agreement = LP_AGREEMENT_CLOSE_DRAIN;
-            return lp_check_mpi(MPI_Ireduce_scatter_block(partial->sent_to, &partial->expected_total, 1, MPI_INT64_T,
-                                                          MPI_SUM, partial->agreement_comm,
-                                                          &partial->agreement_request),
-                                "MPI_Ireduce_scatter_block");
-        }
-        if (kind != AGREE_FLUSH) {
-            partial->agreement = LP_AGREEMENT_NONE; /* failed: only close is left */
-            return LP_SUCCESS;
-        }
-        pthread_mutex_lock(&partial->lock);
-        partial->epoch_start = partial->arrived_through = partial->flush_round + 1;
-        pthread_mutex_unlock(&partial->lock);
-        reset_counters(partial);
-        partial->agreement = LP_AGREEMENT_FLUSH_RESET;
-        return lp_check_mpi(MPI_Ibarrier(partial->agreement_comm, &partial->agreement_request), "MPI_Ibarrier");
-    }
-    case LP_AGREEMENT_FLUSH_RESET:
-        LP_TRY_MPI(MPI_Test(&partial->agreement_request, &done, MPI_STATUS_IGNORE));
-        if (done) partial->agreement = LP_AGREEMENT_NONE, *active = 1;
-        return LP_SUCCESS;
-    case LP_AGREEMENT_CLOSE_DRAIN:
-        if (partial->agreement_request != MPI_REQUEST_NULL) {
-            LP_TRY_MPI(MPI_Test(&partial->agreement_request, &done, MPI_STATUS_IGNORE));
-            if (!done) return LP_SUCCESS;
-            *active = 1;
-        }
-        if (partial->received_total < partial->expected_total) return LP_SUCCESS;
-        pthread_mutex_lock(&partial->lock);
-        if (!partial->finish_announced) *active = 1;
-        partial->finish_announced = 1;
-        pthread_cond_broadcast(&partial->changed);
-        pthread_mutex_unlock(&partial->lock);
-        return LP_SUCCESS;
     }
     return LP_SUCCESS;
 }
@@ -510,7 +376,7 @@ lp_result_t lp_partial_trigger_step(lp_partial_t partial, int *active)
     if (partial->agreement == LP_AGREEMENT_NONE) LP_TRY(arrive(partial, calls, &news, active));
     LP_TRY(drain_control(partial, &news, active));
     if (news) LP_TRY(announce(partial));
-    LP_TRY(advance_agreement(partial, calls, active));
+    LP_TRY(lp_partial_advance_agreement(partial, calls, active));
     return reap_sends(partial, 0);
 }
 
