@@ -4,8 +4,7 @@ bounded time, and leaves the communicator usable.
 Each case runs with its bad value on one rank only (case i on rank i % P,
 so rank 0 and the others each take a turn) and on every rank. A collective
 call must raise the same class on every rank; a local one (the compressor,
-the cost model, the torch optimizer in topk mode) only where the value
-is bad. The worker
+the cost model) only where the value is bad. The worker
 (workers/bad_input.py) runs a whole group of cases in one launch and checks
 after each one that a dense allreduce still gives the exact sum.
 """
@@ -83,7 +82,7 @@ COMM = {f"{comm}_{call}": expected
 GROUPS = {"dense": DENSE, "sparse": SPARSE, "create": CREATE, "call": CALL, "local": LOCAL, "torch": TORCH,
           "comm": COMM}
 # No collective: only the rank with the bad value raises.
-LOCAL_CASES = set(LOCAL) | {"torch_topk_density_string", "torch_topk_bucket_bytes_string"}
+LOCAL_CASES = set(LOCAL)
 HAVE_TORCH = importlib.util.find_spec("torch") is not None
 SECONDS_PER_CASE = 20
 

@@ -98,3 +98,20 @@ def agree_on(handle, prepare):
         if error is exc:
             raise
         raise error from exc
+
+
+def agree_on_values(handle, described):
+    """Collective: raises MismatchError on every rank unless every rank
+    passes the same values. described: up to 8 (name, int) pairs; the
+    message names the one that differs, with two of its values and the
+    lowest rank that passed each."""
+    names = [name for name, _ in described]
+    values = ffi.new("int64_t[]", [int(value) for _, value in described])
+    result = lib.lp_comm_agree(handle, lib.LP_SUCCESS, values, len(names))
+    if result == lib.LP_SUCCESS:
+        return
+    detail = ffi.string(lib.lp_get_last_error()).decode(errors="replace")
+    # The C detail calls the value "argument <index>".
+    for index, name in enumerate(names):
+        detail = detail.replace(f"argument {index} differs", f"{name} differs", 1)
+    raise error_class(result)(detail)

@@ -16,13 +16,14 @@ import contextlib
 import functools
 import inspect
 import weakref
+import zlib
 
 import numpy as np
 import torch
 
 from . import PartialAllreduce, isparse_allreduce
 from ._arguments import INT64_MAX, integer
-from ._comm import agree_on, lib_comm
+from ._comm import agree_on, agree_on_values, lib_comm
 from ._keywords import keyword_only
 from ._torch_broadcast import broadcast_object, broadcast_optimizer_state, broadcast_parameters
 from ._torch_ddp import CommHookState, comm_hook, init_process_group
@@ -188,10 +189,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
         started (the same order on every rank); ``step()`` waits for the
         rounds. With False, every round starts in ``step()``.
 
-    Construction and ``add_param_group`` are collective in the partial
-    modes (bad arguments on one rank raise on every rank) and local in
-    topk mode. A closure given to ``step`` is evaluated once, before the
-    averaging.
+    Construction and ``add_param_group`` are collective: bad arguments on
+    one rank raise on every rank, and so do buckets or modes that differ.
+    A closure given to ``step`` is evaluated once, before the averaging.
     """
 
     def __new__(cls, optimizer, *args, **kwargs):
@@ -232,15 +232,25 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     def _add_buckets(self, prepare):
         """Makes buckets (and their PartialAllreduce objects or top-k
-        compressors) of what prepare returns; collective in partial modes."""
-        if self.mode == "topk":
-            # Local: nothing collective happens before the first step.
+        compressors) of what prepare returns. Collective in every mode: bad
+        arguments on one rank raise on every rank, and so does a layout that
+        differs (a rank with a bucket more would wait for the others)."""
+        handle = lib_comm(self.comm)
+
+        def buckets_and_compressors():
             buckets = prepare()
-            self._compressors += [TopKCompressor(b.count, density=self._density, dtype=b.dtype) for b in buckets]
-        else:
-            # Collective, as the creation of the PartialAllreduce objects is:
-            # bad parameters on one rank fail that creation on every rank.
-            buckets = agree_on(lib_comm(self.comm), prepare)
+            compressors = [TopKCompressor(b.count, density=self._density, dtype=b.dtype) for b in buckets] \
+                if self.mode == "topk" else []
+            return buckets, compressors
+
+        buckets, compressors = agree_on(handle, buckets_and_compressors)
+        counts = np.array([b.count for b in buckets], np.int64)
+        agree_on_values(handle, [("topk mode", self.mode == "topk"), ("the number of buckets", len(buckets)),
+                                 ("the number of gradient elements", counts.sum()),
+                                 ("the buckets' sizes (a CRC-32)", zlib.crc32(counts.tobytes()))])
+        self._compressors += compressors
+        if self.mode != "topk":
+            # The PartialAllreduce creations agree on mode, dtype and count.
             self._partials += [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=self.mode,
                                                 max_staleness=self._max_staleness, timeout=self._timeout)
                                for b in buckets]
@@ -254,8 +264,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     def add_param_group(self, param_group):
         """Adds a parameter group to the optimizer, and its parameters'
-        gradients to the averaging (new buckets; collective in the partial
-        modes)."""
+        gradients to the averaging (new buckets; collective)."""
         def prepare():
             params = param_group["params"]
             param_group["params"] = [params] if isinstance(params, torch.Tensor) else list(params)

@@ -247,8 +247,7 @@ def local_case(name, bad):
     return LOCAL[name] if bad else good_local(name)
 
 
-# ---- the torch optimizer (its partial modes create PartialAllreduce objects:
-# collective; in topk mode construction is local) --------------------------------
+# ---- the torch optimizer (construction is collective in every mode) --------------
 
 TORCH = {
     "torch_bucket_bytes_string": {"bucket_bytes": "x"},
