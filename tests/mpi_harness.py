@@ -68,3 +68,8 @@ def run_mpi(nprocs, worker, args=None, timeout=DEFAULT_TIMEOUT, env=None, launch
         raise MPIRunError(f"expected results from ranks {expected}, got {reported} (exit code {proc.returncode})"
                           f"\n{out[-4000:]}\n{err[-4000:]}")
     return sorted(results, key=lambda r: r["rank"])
+
+
+def assert_same_on_every_rank(results, case):
+    """Every rank's results[case]["digest"] is the same: bitwise equal state."""
+    assert len({r[case]["digest"] for r in results}) == 1, [r[case]["digest"] for r in results]

@@ -5,7 +5,7 @@ mean of every rank's gradient, and are the same bits as without overlap;
 gradient accumulation over backward_passes_per_step passes averages the sum."""
 import pytest
 
-from mpi_harness import run_mpi
+from mpi_harness import assert_same_on_every_rank, run_mpi
 
 pytest.importorskip("torch", reason="torch is not installed (pip install partial4py[torch])")
 
@@ -18,10 +18,6 @@ def results(request):
     return run_mpi(request.param, "torch_overlap", timeout=240)
 
 
-def same_on_every_rank(results, case):
-    assert len({r[case]["digest"] for r in results}) == 1, [r[case]["digest"] for r in results]
-
-
 def test_rounds_start_before_backward_returns(results):
     for r in results:
         case = r["overlap"]
@@ -32,7 +28,7 @@ def test_rounds_start_before_backward_returns(results):
 
 
 def test_overlap_matches_the_reference_and_the_rounds_started_in_step(results):
-    same_on_every_rank(results, "overlap")
+    assert_same_on_every_rank(results, "overlap")
     for r in results:
         assert r["overlap"]["worst"] < TOLERANCE, r["overlap"]
         assert r["overlap"]["contributions"] == [len(results)] * r["overlap"]["buckets"]
@@ -41,7 +37,7 @@ def test_overlap_matches_the_reference_and_the_rounds_started_in_step(results):
 
 
 def test_backward_passes_per_step_averages_the_accumulated_sum(results):
-    same_on_every_rank(results, "accumulation")
+    assert_same_on_every_rank(results, "accumulation")
     for r in results:
         case = r["accumulation"]
         assert case["worst"] < TOLERANCE, case
@@ -51,7 +47,7 @@ def test_backward_passes_per_step_averages_the_accumulated_sum(results):
 
 def test_topk_rounds_start_from_hooks(results):
     for case in ("topk_exact", "topk"):
-        same_on_every_rank(results, case)
+        assert_same_on_every_rank(results, case)
     for r in results:
         assert r["topk_exact"]["worst"] < TOLERANCE, r["topk_exact"]  # density 1: nothing dropped
         assert r["topk"]["after_backward"] == [r["topk"]["buckets"]] * STEPS, r["topk"]

@@ -178,7 +178,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
         :class:`partial4py.PartialAllreduce` per bucket, and the gradient is
         divided by the number of contributions that round summed;
         "topk": top-k sparsification with error feedback (``density``),
-        summed with :func:`partial4py.sparse_allreduce`, divided by P.
+        summed with :func:`partial4py.isparse_allreduce`, divided by P.
     bucket_bytes: gradients are flattened into buckets of about this size,
         filled from the last parameter to the first.
     backward_passes_per_step: how many backward passes accumulate into the
@@ -291,7 +291,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     def _finish(self, bucket):
         """Waits for a bucket's round and writes the averaged gradients;
-        returns how many ranks contributed."""
+        returns the number of contributions the round summed."""
         if self.mode == "topk":
             bucket.store_sum(bucket.request.wait().to_dense())
             contributions = self.comm.Get_size()

@@ -18,6 +18,7 @@ that took. The Size column is the gradient's bytes; ``-m`` is not used.
 """
 import contextlib
 import hashlib
+import itertools
 import time
 
 from mpi4py import MPI
@@ -65,38 +66,35 @@ class _Steps:
 
 
 def _digits(comm, seed):
-    """This rank's shard of the digits' training set, and the test set, as
-    (N, 1, 8, 8) tensors."""
-    import torch
-
+    """This rank's shard of the digits' training set and the test set, as
+    NumPy arrays (the demos' data)."""
     from ..demo._model import load_shards
-    (x_train, y_train), (x_test, y_test) = load_shards(comm.Get_rank(), comm.Get_size(), seed)
-
-    def images(x):
-        return torch.from_numpy(x).reshape(-1, 1, 8, 8)
-    return (images(x_train), torch.from_numpy(y_train)), (images(x_test), torch.from_numpy(y_test))
+    return load_shards(comm.Get_rank(), comm.Get_size(), seed)
 
 
 def _train_on_digits(args, comm, model, steps, digits, flush):
     """(mean test accuracy over the ranks, seconds) of ``--epochs`` epochs."""
     import torch
+
+    from ..demo._model import batches
+
+    def images(x):
+        return torch.from_numpy(x).reshape(-1, 1, 8, 8)
     (x, y), (x_test, y_test) = digits
+    # Shards differ by one image at most: every rank takes the smallest one's steps.
+    per_epoch = comm.allreduce(len(x) // args.batch, op=MPI.MIN)
     comm.Barrier()
     started = time.perf_counter()
-    batches = len(x) // args.batch
-    batches = comm.allreduce(batches, op=MPI.MIN)  # every rank takes the same number of steps
     for epoch in range(args.epochs):
-        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
-        for b in range(batches):
-            chosen = order[b * args.batch:(b + 1) * args.batch]
-            steps.x, steps.y = x[chosen], y[chosen]
+        for x_batch, y_batch in itertools.islice(batches(x, y, args.batch, epoch, args.seed), per_epoch):
+            steps.x, steps.y = images(x_batch), torch.from_numpy(y_batch)
             steps()
         flush()
     comm.Barrier()
     seconds = time.perf_counter() - started
     model.eval()
     with torch.no_grad():
-        accuracy = float((model(x_test).argmax(1) == y_test).double().mean())
+        accuracy = float((model(images(x_test)).argmax(1) == torch.from_numpy(y_test)).double().mean())
     model.train()
     return comm.allreduce(accuracy) / comm.Get_size(), seconds
 
@@ -147,7 +145,7 @@ def run(args, comm=MPI.COMM_WORLD):
         wrap(model) gives (the module to call, its optimizer), to be closed."""
         model = fresh_model()
         module, optimizer = wrap(model)
-        with contextlib.closing(optimizer):
+        with _closing(optimizer):
             timing = time_loop(_Steps(args, comm, module, optimizer, synthetic), args, comm)
             flush(optimizer)
             valid = _same_on_every_rank(model, comm)
@@ -155,20 +153,20 @@ def run(args, comm=MPI.COMM_WORLD):
         if train and digits is not None:
             model = fresh_model(channels=1)
             module, optimizer = wrap(model, lr=args.lr)
-            with contextlib.closing(optimizer):
+            with _closing(optimizer):
                 steps = _Steps(args, comm, module, optimizer, synthetic)
                 accuracy, seconds = _train_on_digits(args, comm, module, steps, digits, lambda: flush(optimizer))
                 valid &= _same_on_every_rank(model, comm)
         return timing, 100 * accuracy, seconds, valid
 
-    compute, *_ = measure(lambda model, lr=0.01: (model, _Unclosed(sgd(model.parameters(), lr))), train=False)
+    compute, *_ = measure(lambda model, lr=0.01: (model, sgd(model.parameters(), lr)), train=False)
     ddp = None
     if "ddp" in modes:
         ptorch.init_process_group(backend="gloo", comm=comm)
 
         def ddp_wrap(model, lr=0.01):
             module = torch.nn.parallel.DistributedDataParallel(model, bucket_cap_mb=bucket_bytes / 2**20)
-            return module, _Unclosed(sgd(module.parameters(), lr))
+            return module, sgd(module.parameters(), lr)
         ddp, accuracy, seconds, valid = measure(ddp_wrap)
         torch.distributed.destroy_process_group()
         _row(report, "ddp", None, nbytes, ddp, compute, ddp, accuracy, seconds, valid)
@@ -184,17 +182,10 @@ def run(args, comm=MPI.COMM_WORLD):
     report.finish()
 
 
-class _Unclosed:
-    """A plain torch optimizer with the close() that contextlib.closing calls."""
-
-    def __init__(self, optimizer):
-        self.optimizer = optimizer
-
-    def __getattr__(self, name):
-        return getattr(self.optimizer, name)
-
-    def close(self):
-        pass
+def _closing(optimizer):
+    """Closes a DistributedOptimizer at the end of the block; a plain torch
+    optimizer has nothing to close."""
+    return contextlib.closing(optimizer) if hasattr(optimizer, "close") else contextlib.nullcontext()
 
 
 def _row(report, mode, overlap, nbytes, timing, compute, ddp, accuracy, seconds, valid):
