@@ -226,6 +226,45 @@ LP_API lp_result_t lp_sparse_set_cost_model(double alpha, double beta, double ga
  * sparse entry merged, and per byte of dense memory written and read. */
 LP_API lp_result_t lp_sparse_measure_local_costs(double *seconds_per_entry, double *seconds_per_dense_byte);
 
+/* ---- quantized allreduce (QSGD) --------------------------------------
+ *
+ * The sum of float32 or float64 vectors, sent as bits (2, 4 or 8) per
+ * element plus one float32 scale per bucket of bucket_size elements, with
+ * stochastic rounding: the result is unbiased (its expectation over the
+ * rounding is the exact sum) and its variance is bounded (docs/quantized.md).
+ * Each rank quantizes its input; the owner of each block of buckets sums the
+ * P contributions in float32 in rank order (its own unquantized) and
+ * quantizes the sum again; an allgather of those blocks follows, which every
+ * rank decodes alike. So every rank gets the same bits, and the same seed
+ * and the same sequence of calls on the communicator give the same bits run
+ * after run. The random numbers are keyed by (seed, rank, call on the
+ * communicator, bucket). One rank sends nothing, and returns its input.
+ * A bucket holding a NaN or an infinity on any rank (or whose sum or scale
+ * overflows float32) is NaN in the result, on every rank. */
+
+typedef enum {
+    LP_QUANTIZED_SCALE_MAX = 0, /* max |x| of the bucket: the smaller variance */
+    LP_QUANTIZED_SCALE_L2 = 1,  /* its L2 norm, as in QSGD */
+    LP_QUANTIZED_NUM_SCALES
+} lp_quantized_scale_t;
+
+/* "max", "l2"; NULL for a value outside the enum. */
+LP_API const char *lp_quantized_scale_name(lp_quantized_scale_t scale);
+LP_API lp_result_t lp_quantized_scale_from_name(const char *name, lp_quantized_scale_t *scale);
+
+/* sendbuf == recvbuf reduces in place. bits is 2, 4 or 8; bucket_size >= 1.
+ * Every argument but the buffers must be the same on every rank. */
+LP_API lp_result_t lp_quantized_allreduce(const void *sendbuf, void *recvbuf, int64_t count,
+                                          lp_datatype_t datatype, int bits, int64_t bucket_size,
+                                          lp_quantized_scale_t scale, uint64_t seed, lp_comm_t comm);
+LP_API lp_result_t lp_quantized_iallreduce(const void *sendbuf, void *recvbuf, int64_t count,
+                                           lp_datatype_t datatype, int bits, int64_t bucket_size,
+                                           lp_quantized_scale_t scale, uint64_t seed, lp_comm_t comm,
+                                           lp_request_t *request);
+/* Bytes of one quantized copy of count elements (scales and packed codes):
+ * each rank sends and receives about 2 (P-1)/P times this; -1 for bad arguments. */
+LP_API int64_t lp_quantized_wire_bytes(int64_t count, int bits, int64_t bucket_size);
+
 /* ---- partial allreduce (solo / majority / sync / quorum k) -------------
  *
  * A persistent object, created collectively. Each rank calls it at its own

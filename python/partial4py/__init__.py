@@ -13,6 +13,7 @@ from .errors import (ClosedError, DatatypeError, Error, IndexOutOfRangeError, In
 from ._request import Request, waitall, waitany
 from .sparse import SparseResult, isparse_allreduce, sparse_allreduce
 from .partial import PartialAllreduce, PartialInfo
+from .quantized import iquantized_allreduce, quantized_allreduce
 from .mpi_cuda import cuda_aware, cuda_support
 
 from ._binding import ffi as _ffi, lib as _lib
@@ -32,6 +33,7 @@ __all__ = [
     "allreduce", "iallreduce", "Request", "waitall", "waitany",
     "sparse_allreduce", "isparse_allreduce", "SparseResult",
     "PartialAllreduce", "PartialInfo",
+    "quantized_allreduce", "iquantized_allreduce",
     "cuda_aware", "cuda_support",
     "Error", "InvalidArgumentError", "DatatypeError", "MismatchError", "IndexOutOfRangeError",
     "OutOfMemoryError", "TimeoutError", "ClosedError", "MPIError", "UnsupportedError",

@@ -27,9 +27,10 @@ class _DirectReduction:
         pass
 
 
-def prepare(send, recv, op, send_name="sendbuf"):
-    """dense._prepare() for a call whose buffers are on the GPU: send and
+def prepare(send, recv, op, send_name="sendbuf", on_host=False):
+    """dense.prepare() for a call whose buffers are on the GPU: send and
     recv (None: allocate the result) are _buffers.Acquired device views.
+    on_host stages them through host memory whatever MPI can take.
     Returns (the input array, datatype, op code, reduction)."""
     datatype = datatype_of(send.array, send_name)
     if recv is None:
@@ -38,5 +39,5 @@ def prepare(send, recv, op, send_name="sendbuf"):
         recv_array, recv_stream = recv.array, recv.stream
         require_matching(recv_array, send.array, send_name=send_name)
     opcode = op_code(op)
-    way = _DirectReduction if mpi_takes_device_pointers() else StagedReduction
+    way = StagedReduction if on_host or not mpi_takes_device_pointers() else _DirectReduction
     return send.array, datatype, opcode, way(send.array, send.stream, recv_array, recv_stream)

@@ -12,11 +12,14 @@ from ._request import Request
 from ._staging import run_or_release
 
 
-def _prepare(sendbuf, recvbuf, op):
-    """(the input array, datatype, op code, reduction) of a call."""
+def prepare(sendbuf, recvbuf, op, on_host=False):
+    """(the input array, datatype, op code, reduction) of a call taking
+    sendbuf and an optional recvbuf. on_host: the C core computes on the
+    data itself, so GPU arrays are staged through host memory even where MPI
+    could take device pointers."""
     send, recv, send_name = acquire_call(sendbuf, recvbuf)
     if send.kind == DEVICE:
-        return _gpu_dense.prepare(send, recv, op, send_name)
+        return _gpu_dense.prepare(send, recv, op, send_name, on_host)
     datatype = datatype_of(send.array, send_name)
     require_contiguous(send.array, send_name)
     if recv is None:
@@ -31,7 +34,7 @@ def _prepare(sendbuf, recvbuf, op):
 
 def _start(comm, sendbuf, recvbuf, op, c_function, *request):
     handle = lib_comm(comm)
-    send, datatype, opcode, reduction = agree_on(handle, lambda: _prepare(sendbuf, recvbuf, op))
+    send, datatype, opcode, reduction = agree_on(handle, lambda: prepare(sendbuf, recvbuf, op))
     run_or_release(reduction, c_function, reduction.send_pointer, reduction.recv_pointer, send.size, datatype,
                    opcode, handle, *request)
     return send, reduction

@@ -1,0 +1,83 @@
+"""Quantized allreduce (QSGD): the sum of float32 or float64 vectors sent
+as 2, 4 or 8 bits per element plus a float32 scale per bucket, with
+stochastic rounding, so that the result is unbiased. Every rank gets the
+same bits, and the same seed and sequence of calls give the same bits run
+after run. See docs/quantized.md."""
+from ._arguments import INT64_MAX, integer
+from ._binding import ffi, lib
+from ._comm import agree_on, lib_comm
+from .dense import prepare
+from .errors import InvalidArgumentError
+from ._request import Request
+from ._staging import run_or_release
+
+SCALES = {"max": lib.LP_QUANTIZED_SCALE_MAX, "l2": lib.LP_QUANTIZED_SCALE_L2}
+BITS = (2, 4, 8)
+
+
+def _scale_code(scale):
+    try:
+        return SCALES[scale]
+    except (KeyError, TypeError):
+        raise InvalidArgumentError(f"scale must be one of {', '.join(map(repr, SCALES))}, not {scale!r}") from None
+
+
+def _prepare(sendbuf, recvbuf, bits, bucket_size, seed, scale):
+    bits = integer(bits, "bits", 0, 64)
+    if bits not in BITS:
+        raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
+    settings = (bits, integer(bucket_size, "bucket_size", 1, INT64_MAX), integer(seed, "seed", 0, 2**64 - 1),
+                _scale_code(scale))
+    send, datatype, _, reduction = prepare(sendbuf, recvbuf, "sum", on_host=True)
+    return send, datatype, settings, reduction
+
+
+def _start(comm, sendbuf, recvbuf, bits, bucket_size, seed, scale, c_function, *request):
+    handle = lib_comm(comm)
+    send, datatype, (bits, bucket_size, seed, scale), reduction = agree_on(
+        handle, lambda: _prepare(sendbuf, recvbuf, bits, bucket_size, seed, scale))
+    run_or_release(reduction, c_function, reduction.send_pointer, reduction.recv_pointer, send.size, datatype,
+                   bits, bucket_size, scale, seed, handle, *request)
+    return send, reduction
+
+
+def quantized_allreduce(sendbuf, recvbuf=None, *, bits=8, bucket_size=512, seed=0, scale="max", comm=None):
+    """Sums ``sendbuf`` over every rank of ``comm``, quantized on the wire.
+
+    Each rank sends ``bits`` (2, 4 or 8) bits per element and one float32
+    scale per bucket of ``bucket_size`` elements: ``scale='max'`` (the
+    bucket's max |x|) or ``'l2'`` (its L2 norm, as in QSGD). Rounding is
+    stochastic, so the expected result is the exact sum; the random numbers
+    come from ``seed``, the rank, the call's place on ``comm`` and the
+    bucket. Every rank gets the same bits. A bucket holding a NaN or an
+    infinity on any rank is NaN in the result. One rank sends nothing and
+    returns its input.
+
+    ``recvbuf=None`` allocates the result; ``sendbuf=MPI.IN_PLACE`` (or
+    ``sendbuf`` itself as ``recvbuf``) reduces in place. float32 and
+    float64 only. GPU arrays are staged through host memory and the result
+    comes back on their device. Returns the result array.
+    """
+    _, reduction = _start(comm, sendbuf, recvbuf, bits, bucket_size, seed, scale, lib.lp_quantized_allreduce)
+    return reduction.result()
+
+
+def iquantized_allreduce(sendbuf, recvbuf=None, *, bits=8, bucket_size=512, seed=0, scale="max", comm=None):
+    """Nonblocking :func:`quantized_allreduce`: returns a :class:`Request`
+    whose ``wait()`` returns the result array. ``sendbuf`` must not change
+    until then."""
+    out = ffi.new("lp_request_t *")
+    send, reduction = _start(comm, sendbuf, recvbuf, bits, bucket_size, seed, scale,
+                             lib.lp_quantized_iallreduce, out)
+    return Request(out[0], reduction.result, (send, reduction))
+
+
+def wire_bytes(count, bits=8, bucket_size=512):
+    """Bytes of one quantized copy of ``count`` elements (scales and packed
+    codes). Each rank sends about 2 (P-1)/P times this per call, where a
+    float32 ring allreduce sends 2 (P-1)/P * 4 * count."""
+    result = lib.lp_quantized_wire_bytes(integer(count, "count", 0, INT64_MAX), integer(bits, "bits", 0, 64),
+                                         integer(bucket_size, "bucket_size", 1, INT64_MAX))
+    if result < 0:
+        raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
+    return result
