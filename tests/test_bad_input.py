@@ -40,6 +40,13 @@ SPARSE = {
     "sparse_2d_indices": ARG, "isparse_2d_values": ARG, "sparse_indices_none": DTYPE, "isparse_values_none": DTYPE,
     "isparse_noncontiguous_values": ARG,
 }
+QUANTIZED = {
+    "quantized_bits_3": ARG, "iquantized_bits_string": ARG, "quantized_bits_2_40": ARG,
+    "quantized_bucket_size_zero": ARG, "quantized_bucket_size_float": ARG, "quantized_seed_negative": ARG,
+    "iquantized_seed_2_64": ARG, "quantized_scale_unknown": ARG, "quantized_scale_list": ARG,
+    "quantized_dtype_int64": DTYPE, "iquantized_dtype_float16": DTYPE, "quantized_recv_size": ARG,
+    "iquantized_recv_dtype": DTYPE, "quantized_recv_readonly": ARG, "quantized_send_none": DTYPE,
+}
 CREATE = {
     "create_count_2_64": ARG, "create_count_2_63": ARG, "create_count_bytes_wrap": MEMORY, "create_count_negative": ARG, "create_count_float": ARG,
     "create_count_bool": ARG, "create_count_string": ARG, "create_count_none": ARG,
@@ -77,10 +84,10 @@ TORCH = {
 COMM = {f"{comm}_{call}": expected
         for comm, expected in {"comm_null": ARG, "comm_freed": ARG, "comm_intercomm": DTYPE,
                                "comm_string": DTYPE, "comm_int": DTYPE}.items()
-        for call in ("allreduce", "iallreduce", "sparse", "isparse", "partial")}
+        for call in ("allreduce", "iallreduce", "sparse", "isparse", "partial", "quantized")}
 
-GROUPS = {"dense": DENSE, "sparse": SPARSE, "create": CREATE, "call": CALL, "local": LOCAL, "torch": TORCH,
-          "comm": COMM}
+GROUPS = {"dense": DENSE, "sparse": SPARSE, "quantized": QUANTIZED, "create": CREATE, "call": CALL, "local": LOCAL,
+          "torch": TORCH, "comm": COMM}
 # No collective: only the rank with the bad value raises.
 LOCAL_CASES = set(LOCAL)
 HAVE_TORCH = importlib.util.find_spec("torch") is not None

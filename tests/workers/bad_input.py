@@ -122,6 +122,38 @@ def sparse_case(name, bad):
     return lambda: partial4py.isparse_allreduce(**arguments).wait()
 
 
+# ---- quantized ---------------------------------------------------------------
+
+QUANTIZED = {  # name -> (function, {argument: bad value maker})
+    "quantized_bits_3": ("quantized", {"bits": lambda: 3}),
+    "iquantized_bits_string": ("iquantized", {"bits": lambda: "8"}),
+    "quantized_bits_2_40": ("quantized", {"bits": lambda: 2**40}),
+    "quantized_bucket_size_zero": ("iquantized", {"bucket_size": lambda: 0}),
+    "quantized_bucket_size_float": ("quantized", {"bucket_size": lambda: 64.0}),
+    "quantized_seed_negative": ("quantized", {"seed": lambda: -1}),
+    "iquantized_seed_2_64": ("iquantized", {"seed": lambda: 2**64}),
+    "quantized_scale_unknown": ("quantized", {"scale": lambda: "mean"}),
+    "quantized_scale_list": ("iquantized", {"scale": lambda: ["max"]}),
+    "quantized_dtype_int64": ("quantized", {"sendbuf": lambda: send(np.int64)}),
+    "iquantized_dtype_float16": ("iquantized", {"sendbuf": lambda: send(np.float16)}),
+    "quantized_recv_size": ("quantized", {"recvbuf": lambda: recv(np.float32, COUNT + 1)}),
+    "iquantized_recv_dtype": ("iquantized", {"recvbuf": lambda: recv(np.float64)}),
+    "quantized_recv_readonly": ("quantized", {"recvbuf": lambda: readonly(dtype=np.float32)}),
+    "quantized_send_none": ("iquantized", {"sendbuf": lambda: None}),
+}
+
+
+def quantized_case(name, bad):
+    function, bad_arguments = QUANTIZED[name]
+    arguments = {"sendbuf": send(np.float32), "recvbuf": None, "bits": 4, "bucket_size": 8, "seed": 1,
+                 "scale": "max"}
+    if bad:
+        arguments.update({key: make() for key, make in bad_arguments.items()})
+    if function == "quantized":
+        return lambda: partial4py.quantized_allreduce(**arguments)
+    return lambda: partial4py.iquantized_allreduce(**arguments).wait()
+
+
 # ---- partial allreduce: creation ----------------------------------------------
 
 CREATE = {
@@ -311,6 +343,7 @@ COMM_CALLS = {
     "sparse": lambda comm: partial4py.sparse_allreduce(np.array([1]), np.ones(1), 4, comm=comm),
     "isparse": lambda comm: partial4py.isparse_allreduce(np.array([1]), np.ones(1), 4, comm=comm).wait(),
     "partial": lambda comm: partial4py.PartialAllreduce(4, comm=comm).close(),
+    "quantized": lambda comm: partial4py.quantized_allreduce(np.ones(4, np.float32), comm=comm),
 }
 COMM_CASES = {f"{comm}_{call}": (comm, call) for comm in COMMS for call in COMM_CALLS}
 
@@ -329,7 +362,8 @@ def comm_case(name, bad):
     return run
 
 
-GROUPS = {"dense": (DENSE, dense_case), "sparse": (SPARSE, sparse_case), "create": (CREATE, create_case),
+GROUPS = {"dense": (DENSE, dense_case), "sparse": (SPARSE, sparse_case),
+          "quantized": (QUANTIZED, quantized_case), "create": (CREATE, create_case),
           "call": (CALL, call_case), "local": (LOCAL, local_case), "torch": (TORCH, torch_case),
           "comm": (COMM_CASES, comm_case)}
 

@@ -9,6 +9,19 @@
 #include <string.h>
 
 #define LANES 8
+/* The kernels are built for the baseline and for AVX2 (its 32-bit
+ * multiplies are what the random numbers need); the loader picks one. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+#define KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define KERNEL
+#endif
+/* Helpers are inlined into each clone, so that they are built for its target too. */
+#if defined(__GNUC__)
+#define HELPER static inline __attribute__((always_inline))
+#else
+#define HELPER static inline
+#endif
 /* Codes are unpacked this many at a time on the stack. */
 #define DECODE_CHUNK 1024
 
@@ -38,7 +51,7 @@ uint64_t lp_quantized_key(uint64_t seed, int rank, uint32_t call, int64_t bucket
  * rounds (32-bit multiplies vectorize where 64-bit ones do not), with the
  * key's high half mixed in between so that streams whose counters overlap
  * still differ. Its top 24 bits make a uniform in [0, 1). */
-static inline uint32_t element_hash(uint32_t counter, uint32_t low, uint32_t high)
+HELPER uint32_t element_hash(uint32_t counter, uint32_t low, uint32_t high)
 {
     uint32_t x = counter + low;
     x ^= x >> 16;
@@ -49,41 +62,40 @@ static inline uint32_t element_hash(uint32_t counter, uint32_t low, uint32_t hig
     return x ^ (x >> 15);
 }
 
-/* max |x| and sum x^2 (in double, so that a finite bucket's L2 norm cannot
- * overflow on the way) of x[0..n), and whether any element is not finite. */
-static void bucket_statistics(const float *x, int64_t n, float *absmax, double *sumsq, int *finite)
+/* max |x| of x[0..n), and whether every element is finite. It compares
+ * the bits of |x| as integers, whose order is the order of the values,
+ * with the infinities and NaNs above every finite one: an integer max
+ * reduction vectorizes, where a float one needs -ffast-math. */
+HELPER float bucket_absmax(const float *x, int64_t n, int *finite)
 {
-    float lane_max[LANES] = {0}, lane_probe[LANES] = {0};
+    uint32_t largest = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, x + i, sizeof bits);
+        bits &= 0x7fffffffu;
+        largest = bits > largest ? bits : largest;
+    }
+    *finite = largest < 0x7f800000u;
+    float m;
+    memcpy(&m, &largest, sizeof m);
+    return m;
+}
+
+/* The L2 norm of x[0..n), summed in double so that a finite bucket's cannot overflow on the way. */
+HELPER double bucket_norm(const float *x, int64_t n)
+{
     double lane_sq[LANES] = {0};
     int64_t i = 0;
-    for (; i + LANES <= n; i += LANES) {
-        for (int k = 0; k < LANES; k++) {
-            float a = fabsf(x[i + k]);
-            lane_max[k] = a > lane_max[k] ? a : lane_max[k];
-            lane_sq[k] += (double)a * a;
-            lane_probe[k] += x[i + k] * 0.0f; /* NaN once an element is NaN or infinite */
-        }
-    }
-    for (; i < n; i++) {
-        float a = fabsf(x[i]);
-        lane_max[0] = a > lane_max[0] ? a : lane_max[0];
-        lane_sq[0] += (double)a * a;
-        lane_probe[0] += x[i] * 0.0f;
-    }
-    float m = 0, probe = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int k = 0; k < LANES; k++) lane_sq[k] += (double)x[i + k] * x[i + k];
+    for (; i < n; i++) lane_sq[0] += (double)x[i] * x[i];
     double sq = 0;
-    for (int k = 0; k < LANES; k++) {
-        m = lane_max[k] > m ? lane_max[k] : m;
-        sq += lane_sq[k];
-        probe += lane_probe[k];
-    }
-    *absmax = m;
-    *sumsq = sq;
-    *finite = probe == 0.0f;
+    for (int k = 0; k < LANES; k++) sq += lane_sq[k];
+    return sqrt(sq);
 }
 
 /* Packs n byte codes of bits bits each into payload. */
-static void pack(const uint8_t *codes, int64_t n, int bits, uint8_t *payload)
+HELPER void pack(const uint8_t *codes, int64_t n, int bits, uint8_t *payload)
 {
     const int per_byte = 8 / bits;
     const int64_t whole = n / per_byte;
@@ -104,31 +116,44 @@ static void pack(const uint8_t *codes, int64_t n, int bits, uint8_t *payload)
     }
 }
 
-/* Unpacks codes [first, first + n) of a payload into byte codes. */
-static void unpack(const uint8_t *payload, int64_t first, int64_t n, int bits, uint8_t *codes)
+/* The codes of each byte value, first code first. */
+#define SPREAD2(b) {(b) & 3, (b) >> 2 & 3, (b) >> 4 & 3, (b) >> 6 & 3}
+#define SPREAD4(b) {(b) & 15, (b) >> 4}
+#define BYTES4(f, b) f(b), f(b + 1), f(b + 2), f(b + 3)
+#define BYTES16(f, b) BYTES4(f, b), BYTES4(f, b + 4), BYTES4(f, b + 8), BYTES4(f, b + 12)
+#define BYTES64(f, b) BYTES16(f, b), BYTES16(f, b + 16), BYTES16(f, b + 32), BYTES16(f, b + 48)
+#define BYTES256(f) BYTES64(f, 0), BYTES64(f, 64), BYTES64(f, 128), BYTES64(f, 192)
+static const uint8_t spread2[256][4] = {BYTES256(SPREAD2)};
+static const uint8_t spread4[256][2] = {BYTES256(SPREAD4)};
+
+/* Unpacks codes [first, first + n) of a payload into byte codes; first
+ * is a multiple of DECODE_CHUNK, so it starts on a byte. */
+HELPER void unpack(const uint8_t *payload, int64_t first, int64_t n, int bits, uint8_t *codes)
 {
-    if (bits == 8) {
-        memcpy(codes, payload + first, (size_t)n);
-        return;
-    }
-    /* first is a multiple of DECODE_CHUNK, so it starts on a byte. */
     const uint8_t *bytes = payload + first * bits / 8;
     const int per_byte = 8 / bits;
-    const uint8_t mask = (uint8_t)((1u << bits) - 1);
     const int64_t whole = n / per_byte;
-    for (int64_t k = 0; k < whole; k++)
-        for (int j = 0; j < per_byte; j++) codes[k * per_byte + j] = (uint8_t)(bytes[k] >> (j * bits) & mask);
-    for (int64_t i = whole * per_byte; i < n; i++) codes[i] = (uint8_t)(bytes[whole] >> ((i - whole * per_byte) * bits) & mask);
+    if (bits == 8) {
+        memcpy(codes, bytes, (size_t)n);
+        return;
+    }
+    /* A table lookup per byte: a byte's codes, in order (shifting codes out
+     * one at a time does not vectorize). */
+    if (bits == 4)
+        for (int64_t k = 0; k < whole; k++) memcpy(codes + 2 * k, spread4[bytes[k]], 2);
+    else
+        for (int64_t k = 0; k < whole; k++) memcpy(codes + 4 * k, spread2[bytes[k]], 4);
+    const uint8_t mask = (uint8_t)((1u << bits) - 1);
+    for (int64_t i = whole * per_byte; i < n; i++)
+        codes[i] = (uint8_t)(bytes[whole] >> ((i - whole * per_byte) * bits) & mask);
 }
 
-float lp_quantized_encode(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
+KERNEL float lp_quantized_encode(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
                           uint8_t *payload, uint8_t *work)
 {
-    float absmax;
-    double sumsq;
     int finite;
-    bucket_statistics(x, n, &absmax, &sumsq, &finite);
-    float s = scale == LP_QUANTIZED_SCALE_L2 ? (float)sqrt(sumsq) : absmax;
+    const float absmax = bucket_absmax(x, n, &finite);
+    float s = scale == LP_QUANTIZED_SCALE_L2 && finite ? (float)bucket_norm(x, n) : absmax;
     if (!finite || !(s <= FLT_MAX)) s = NAN;
     const int levels = lp_quantized_levels(bits);
     /* A zero or NaN scale sends level 0 everywhere: zeros, or NaN once decoded. */
@@ -149,7 +174,7 @@ float lp_quantized_encode(const float *x, int64_t n, int bits, lp_quantized_scal
 }
 
 /* The values of codes [first, first + count) of a payload, count <= DECODE_CHUNK. */
-static void decode_chunk(float scale, const uint8_t *payload, int64_t first, int64_t count, int bits,
+HELPER void decode_chunk(float scale, const uint8_t *payload, int64_t first, int64_t count, int bits,
                          float *values)
 {
     uint8_t codes[DECODE_CHUNK];
@@ -164,7 +189,7 @@ static void decode_chunk(float scale, const uint8_t *payload, int64_t first, int
 
 static int64_t chunk_length(int64_t n, int64_t first) { return n - first < DECODE_CHUNK ? n - first : DECODE_CHUNK; }
 
-void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
+KERNEL void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
 {
     float values[DECODE_CHUNK];
     for (int64_t first = 0; first < n; first += DECODE_CHUNK) {
@@ -174,7 +199,7 @@ void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t n, int
     }
 }
 
-void lp_quantized_decode(float scale, const uint8_t *payload, int64_t n, int bits, void *out,
+KERNEL void lp_quantized_decode(float scale, const uint8_t *payload, int64_t n, int bits, void *out,
                          lp_datatype_t datatype)
 {
     float values[DECODE_CHUNK];
