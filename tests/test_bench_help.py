@@ -6,7 +6,7 @@ import sys
 
 from mpi_harness import launch_env
 
-SUBCOMMANDS = ["allreduce", "sparse", "regret", "partial", "torch"]
+SUBCOMMANDS = ["allreduce", "sparse", "quantized", "regret", "partial", "torch"]
 
 
 def bench_help(*args):

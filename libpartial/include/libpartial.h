@@ -264,6 +264,11 @@ LP_API lp_result_t lp_quantized_iallreduce(const void *sendbuf, void *recvbuf, i
 /* Bytes of one quantized copy of count elements (scales and packed codes):
  * each rank sends and receives about 2 (P-1)/P times this; -1 for bad arguments. */
 LP_API int64_t lp_quantized_wire_bytes(int64_t count, int bits, int64_t bucket_size);
+/* Times the codec alone on this core, on 4 MiB of float32: bytes of float32
+ * input per second that it quantizes (with packing), and that it decodes and
+ * adds to a sum (the owner's work per contribution). Local. */
+LP_API lp_result_t lp_quantized_measure_codec(int bits, int64_t bucket_size, lp_quantized_scale_t scale,
+                                              double *encode_bytes_per_second, double *decode_bytes_per_second);
 
 /* ---- partial allreduce (solo / majority / sync / quorum k) -------------
  *

@@ -28,7 +28,7 @@ class _DirectReduction:
 
 
 def prepare(send, recv, op, send_name="sendbuf", on_host=False):
-    """dense.prepare() for a call whose buffers are on the GPU: send and
+    """dense._prepare() for a call whose buffers are on the GPU: send and
     recv (None: allocate the result) are _buffers.Acquired device views.
     on_host stages them through host memory whatever MPI can take.
     Returns (the input array, datatype, op code, reduction)."""

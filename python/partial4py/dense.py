@@ -12,7 +12,7 @@ from ._request import Request
 from ._staging import run_or_release
 
 
-def prepare(sendbuf, recvbuf, op, on_host=False):
+def _prepare(sendbuf, recvbuf, op, on_host=False):
     """(the input array, datatype, op code, reduction) of a call taking
     sendbuf and an optional recvbuf. on_host: the C core computes on the
     data itself, so GPU arrays are staged through host memory even where MPI
@@ -34,7 +34,7 @@ def prepare(sendbuf, recvbuf, op, on_host=False):
 
 def _start(comm, sendbuf, recvbuf, op, c_function, *request):
     handle = lib_comm(comm)
-    send, datatype, opcode, reduction = agree_on(handle, lambda: prepare(sendbuf, recvbuf, op))
+    send, datatype, opcode, reduction = agree_on(handle, lambda: _prepare(sendbuf, recvbuf, op))
     run_or_release(reduction, c_function, reduction.send_pointer, reduction.recv_pointer, send.size, datatype,
                    opcode, handle, *request)
     return send, reduction

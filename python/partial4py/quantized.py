@@ -6,7 +6,7 @@ after run. See docs/quantized.md."""
 from ._arguments import INT64_MAX, integer
 from ._binding import ffi, lib
 from ._comm import agree_on, lib_comm
-from .dense import prepare
+from .dense import _prepare as prepare_call
 from .errors import InvalidArgumentError
 from ._request import Request
 from ._staging import run_or_release
@@ -28,7 +28,7 @@ def _prepare(sendbuf, recvbuf, bits, bucket_size, seed, scale):
         raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
     settings = (bits, integer(bucket_size, "bucket_size", 1, INT64_MAX), integer(seed, "seed", 0, 2**64 - 1),
                 _scale_code(scale))
-    send, datatype, _, reduction = prepare(sendbuf, recvbuf, "sum", on_host=True)
+    send, datatype, _, reduction = prepare_call(sendbuf, recvbuf, "sum", on_host=True)
     return send, datatype, settings, reduction
 
 

@@ -105,3 +105,10 @@ def torch_wrapper() -> None:
         opt.zero_grad()
         opt.flush()
         print(opt.last_contributions)
+
+
+def quantized_usage(comm: MPI.Intracomm) -> None:
+    x = np.ones(100, np.float32)
+    y: npt.NDArray[np.float32] = partial4py.quantized_allreduce(x, bits=4, bucket_size=64, seed=1, comm=comm)
+    z: npt.NDArray[np.float32] = partial4py.iquantized_allreduce(y, scale="l2").wait()
+    partial4py.quantized_allreduce(MPI.IN_PLACE, z)

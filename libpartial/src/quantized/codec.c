@@ -9,12 +9,20 @@
 #include <string.h>
 
 #define LANES 8
-/* The kernels are built for the baseline and for AVX2 (its 32-bit
- * multiplies are what the random numbers need); the loader picks one. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define KERNEL __attribute__((target_clones("avx2", "default")))
+/* Each kernel is built twice, for the baseline and for AVX2 (whose 32-bit
+ * multiplies the random numbers need), and the CPU picks at run time.
+ * target_clones would do the same, but GCC exports its dispatchers
+ * whatever the visibility. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WITH_AVX2 1
+#define AVX2 __attribute__((target("avx2")))
+static int cpu_has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
 #else
-#define KERNEL
+#define WITH_AVX2 0
 #endif
 /* Helpers are inlined into each clone, so that they are built for its target too. */
 #if defined(__GNUC__)
@@ -148,7 +156,7 @@ HELPER void unpack(const uint8_t *payload, int64_t first, int64_t n, int bits, u
         codes[i] = (uint8_t)(bytes[whole] >> ((i - whole * per_byte) * bits) & mask);
 }
 
-KERNEL float lp_quantized_encode(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
+HELPER float encode(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
                           uint8_t *payload, uint8_t *work)
 {
     int finite;
@@ -189,7 +197,7 @@ HELPER void decode_chunk(float scale, const uint8_t *payload, int64_t first, int
 
 static int64_t chunk_length(int64_t n, int64_t first) { return n - first < DECODE_CHUNK ? n - first : DECODE_CHUNK; }
 
-KERNEL void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
+HELPER void decode_add(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
 {
     float values[DECODE_CHUNK];
     for (int64_t first = 0; first < n; first += DECODE_CHUNK) {
@@ -199,7 +207,7 @@ KERNEL void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t
     }
 }
 
-KERNEL void lp_quantized_decode(float scale, const uint8_t *payload, int64_t n, int bits, void *out,
+HELPER void decode(float scale, const uint8_t *payload, int64_t n, int bits, void *out,
                          lp_datatype_t datatype)
 {
     float values[DECODE_CHUNK];
@@ -213,4 +221,56 @@ KERNEL void lp_quantized_decode(float scale, const uint8_t *payload, int64_t n, 
         double *dst = (double *)out + first;
         for (int64_t i = 0; i < count; i++) dst[i] = values[i];
     }
+}
+
+/* ---- the exported kernels: one per target, chosen per call --------------- */
+
+#if WITH_AVX2
+AVX2 static float encode_avx2(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
+                              uint8_t *payload, uint8_t *work)
+{
+    return encode(x, n, bits, scale, key, payload, work);
+}
+
+AVX2 static void decode_add_avx2(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
+{
+    decode_add(scale, payload, n, bits, acc);
+}
+
+AVX2 static void decode_avx2(float scale, const uint8_t *payload, int64_t n, int bits, void *out,
+                             lp_datatype_t datatype)
+{
+    decode(scale, payload, n, bits, out, datatype);
+}
+#endif
+
+float lp_quantized_encode(const float *x, int64_t n, int bits, lp_quantized_scale_t scale, uint64_t key,
+                          uint8_t *payload, uint8_t *work)
+{
+#if WITH_AVX2
+    if (cpu_has_avx2()) return encode_avx2(x, n, bits, scale, key, payload, work);
+#endif
+    return encode(x, n, bits, scale, key, payload, work);
+}
+
+void lp_quantized_decode_add(float scale, const uint8_t *payload, int64_t n, int bits, float *acc)
+{
+#if WITH_AVX2
+    if (cpu_has_avx2()) {
+        decode_add_avx2(scale, payload, n, bits, acc);
+        return;
+    }
+#endif
+    decode_add(scale, payload, n, bits, acc);
+}
+
+void lp_quantized_decode(float scale, const uint8_t *payload, int64_t n, int bits, void *out, lp_datatype_t datatype)
+{
+#if WITH_AVX2
+    if (cpu_has_avx2()) {
+        decode_avx2(scale, payload, n, bits, out, datatype);
+        return;
+    }
+#endif
+    decode(scale, payload, n, bits, out, datatype);
 }

@@ -1,4 +1,4 @@
-"""python -m partial4py.bench {allreduce,sparse,regret,partial,torch} [OSU options]
+"""python -m partial4py.bench {allreduce,sparse,quantized,regret,partial,torch} [OSU options]
 
 OSU-style benchmarks of partial4py, each against its dense MPI_Allreduce
 baseline measured in the same run. Run them under mpirun, for example
@@ -13,6 +13,7 @@ from ._osu import add_osu_options
 BENCHMARKS = {
     "allreduce": "dense",
     "sparse": "sparse",
+    "quantized": "quantized",
     "regret": "regret",
     "partial": "partial",
     "torch": "training",
