@@ -73,3 +73,10 @@ def run_mpi(nprocs, worker, args=None, timeout=DEFAULT_TIMEOUT, env=None, launch
 def assert_same_on_every_rank(results, case):
     """Every rank's results[case]["digest"] is the same: bitwise equal state."""
     assert len({r[case]["digest"] for r in results}) == 1, [r[case]["digest"] for r in results]
+
+
+def assert_identical_digests(results, color=None):
+    """Every rank (of one sub-communicator's color, if given) reported the
+    same "digests" of its run_cases results: bitwise equal results."""
+    chosen = [r for r in results if color is None or r["color"] == color]
+    assert chosen and len({json.dumps(r["digests"]) for r in chosen}) == 1, "ranks got different bits"
