@@ -46,7 +46,7 @@ static void run_quantized(void *context)
     struct quantized_run *run = context;
     lp_result_t rc = lp_quantized_allreduce(run->send, run->recv, run->n, LP_FLOAT32, run->options->bits,
                                             run->options->bucket_size, LP_QUANTIZED_SCALE_MAX, run->options->seed,
-                                            run->comm);
+                                            NULL, run->comm);
     if (rc != LP_SUCCESS) run->status = rc;
 }
 

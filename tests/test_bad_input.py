@@ -46,6 +46,8 @@ QUANTIZED = {
     "iquantized_seed_2_64": ARG, "quantized_scale_unknown": ARG, "quantized_scale_list": ARG,
     "quantized_dtype_int64": DTYPE, "iquantized_dtype_float16": DTYPE, "quantized_recv_size": ARG,
     "iquantized_recv_dtype": DTYPE, "quantized_recv_readonly": ARG, "quantized_send_none": DTYPE,
+    "quantized_residual_size": ARG, "iquantized_residual_dtype": DTYPE, "quantized_residual_readonly": ARG,
+    "qsgd_gradient_size": ARG, "qsgd_gradient_dtype": DTYPE, "qsgd_gradient_noncontiguous": ARG,
 }
 CREATE = {
     "create_count_2_64": ARG, "create_count_2_63": ARG, "create_count_bytes_wrap": MEMORY, "create_count_negative": ARG, "create_count_float": ARG,
@@ -70,6 +72,8 @@ LOCAL = {
     "topk_density_string": ARG, "topk_k_above_size": ARG, "topk_k_float": ARG, "topk_dtype_unknown": DTYPE,
     "topk_index_dtype_float": DTYPE, "topk_index_dtype_unknown": DTYPE, "topk_compress_list": DTYPE,
     "topk_compress_size": ARG, "topk_compress_noncontiguous": ARG,
+    "qsgd_size_zero": ARG, "qsgd_bits_5": ARG, "qsgd_dtype_int32": DTYPE, "qsgd_scale_unknown": ARG,
+    "qsgd_seed_negative": ARG,
     "cost_unknown_algorithm": ARG, "cost_negative_size": ARG, "cost_nprocs_2_40": ARG, "cost_dtype_unknown": DTYPE,
 }
 TORCH = {
@@ -78,6 +82,7 @@ TORCH = {
     "torch_max_staleness_2_40": ARG, "torch_timeout_string": ARG,
     "torch_backward_passes_zero": ARG, "torch_backward_passes_float": ARG,
     "torch_topk_density_string": ARG, "torch_topk_bucket_bytes_string": ARG,
+    "torch_qsgd_bits_3": ARG, "torch_qsgd_bits_string": ARG,
 }
 # Checked locally, before any collective: COMM_NULL (a freed communicator is
 # one) is a bad value, anything but an intracommunicator a bad type.

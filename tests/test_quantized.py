@@ -86,3 +86,18 @@ def test_zeros_nan_and_infinity(nprocs):
         assert r["zeros_exact"], r
         assert r["nan_buckets"] == [0, 2, 3], r
         assert r["whole_buckets"] and r["others_finite"], r
+
+
+@pytest.mark.parametrize("nprocs", [1, 2, 3, 5])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_error_feedback_loses_nothing(nprocs, dtype):
+    # Five steps of QSGDCompressor(error_feedback=True): the sum of the
+    # results plus every rank's residual is the exact sum of all gradients
+    # (to float32 rounding), on every rank alike.
+    case = {"dtype": dtype, "bits": 2, "bucket_size": 40, "count": 333, "scale": "l2", "seed": 8}
+    results = run_mpi(nprocs, "quantized", {"kind": "feedback", "case": case, "steps": 5})
+    assert len({r["digest"] for r in results}) == 1, "ranks got different bits"
+    for r in results:
+        assert r["missed"] <= 1e-5 * r["scale"], r
+        assert r["residual_nonzero"] == (nprocs > 1), r
+        assert (r["plain_error"] > 0) == (nprocs > 1), r

@@ -18,9 +18,12 @@ def test_sync_equals_manual_average_and_solo_converges(nprocs):
         assert r["last_loss"] < 0.25 * r["first_loss"], r
 
 
-def test_topk_mode_converges():
-    for r in run_mpi(3, "torch_optimizer", {"mode": "topk"}, timeout=180):
+@pytest.mark.parametrize("mode, bits", [("topk", 8), ("qsgd", 4), ("qsgd", 2)])
+def test_compressed_modes_converge_identically_on_every_rank(mode, bits):
+    results = run_mpi(3, "torch_optimizer", {"mode": mode, "bits": bits}, timeout=180)
+    for r in results:
         assert r["last_loss"] < 0.5 * r["first_loss"], r
+    assert len({r["parameters"] for r in results}) == 1, "the ranks' parameters differ"
 
 
 def test_core_package_never_imports_torch():

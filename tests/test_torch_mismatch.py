@@ -9,8 +9,9 @@ from mpi_harness import run_mpi
 pytest.importorskip("torch", reason="torch is not installed (pip install partial4py[torch])")
 
 CASES = {
-    "topk_on_one_rank": "topk mode differs across ranks",
-    "sync_on_one_rank": "topk mode differs across ranks",
+    "topk_on_one_rank": "compression (0 none, 1 topk, 2 qsgd) differs across ranks",
+    "sync_on_one_rank": "compression (0 none, 1 topk, 2 qsgd) differs across ranks",
+    "qsgd_on_one_rank": "compression (0 none, 1 topk, 2 qsgd) differs across ranks",
     "topk_extra_bucket": "the number of buckets differs across ranks",
     "sync_extra_parameter_first": "the number of buckets differs across ranks",
     # An extra parameter in the first bucket changes its size: its

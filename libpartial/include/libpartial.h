@@ -253,14 +253,21 @@ LP_API const char *lp_quantized_scale_name(lp_quantized_scale_t scale);
 LP_API lp_result_t lp_quantized_scale_from_name(const char *name, lp_quantized_scale_t *scale);
 
 /* sendbuf == recvbuf reduces in place. bits is 2, 4 or 8; bucket_size >= 1.
- * Every argument but the buffers must be the same on every rank. */
+ * Every argument but the buffers must be the same on every rank.
+ * residual (NULL: none) receives this rank's rounding error, count elements
+ * of datatype, for error feedback: in the blocks it sent, its input minus
+ * what it sent; in its own block, the block's sum minus what it sent back.
+ * Over the ranks the residuals sum to the inputs' sum minus the result, so
+ * adding them to the next call's input loses nothing. It must not overlap
+ * sendbuf or recvbuf. */
 LP_API lp_result_t lp_quantized_allreduce(const void *sendbuf, void *recvbuf, int64_t count,
                                           lp_datatype_t datatype, int bits, int64_t bucket_size,
-                                          lp_quantized_scale_t scale, uint64_t seed, lp_comm_t comm);
+                                          lp_quantized_scale_t scale, uint64_t seed, void *residual,
+                                          lp_comm_t comm);
 LP_API lp_result_t lp_quantized_iallreduce(const void *sendbuf, void *recvbuf, int64_t count,
                                            lp_datatype_t datatype, int bits, int64_t bucket_size,
-                                           lp_quantized_scale_t scale, uint64_t seed, lp_comm_t comm,
-                                           lp_request_t *request);
+                                           lp_quantized_scale_t scale, uint64_t seed, void *residual,
+                                           lp_comm_t comm, lp_request_t *request);
 /* Bytes of one quantized copy of count elements (scales and packed codes):
  * each rank sends and receives about 2 (P-1)/P times this; -1 for bad arguments. */
 LP_API int64_t lp_quantized_wire_bytes(int64_t count, int bits, int64_t bucket_size);

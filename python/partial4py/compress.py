@@ -1,6 +1,9 @@
-"""Top-k gradient sparsification with error feedback.
+"""Gradient compression with error feedback: top-k sparsification for
+:func:`partial4py.sparse_allreduce`, and QSGD quantization for
+:func:`partial4py.quantized_allreduce`.
 
-Each step sends only the k entries of largest magnitude of
+
+Top-k: each step sends only the k entries of largest magnitude of
 ``residual + gradient``; what was not sent stays in the residual and is
 added back at the next step, so no part of any gradient is ever dropped,
 only delayed. The output feeds :func:`partial4py.sparse_allreduce`.
@@ -13,11 +16,13 @@ arrays on the gradient's device.
 import numpy as np
 
 from ._arguments import INT64_MAX, integer, real
-from ._buffers import acquire, supported_dtype
+from ._buffers import HOST, acquire, supported_dtype
+from ._comm import agree_on, lib_comm
+from .quantized import BITS, SCALES, iquantized_allreduce
 from ._gpu import array_module
 from .errors import DatatypeError, InvalidArgumentError
 
-__all__ = ["TopKCompressor", "array_module"]
+__all__ = ["TopKCompressor", "QSGDCompressor", "array_module"]
 
 
 def _same_memory(a, b):
@@ -81,3 +86,66 @@ class TopKCompressor:
     def reset(self):
         """Forgets the residual (e.g. after loading a checkpoint)."""
         self.residual = None
+
+
+class QSGDCompressor:
+    """Sums one flat gradient of ``size`` elements over the ranks with
+    :func:`partial4py.quantized_allreduce` (``bits``, ``bucket_size``,
+    ``scale``, ``seed`` as there), keeping this rank's rounding error when
+    ``error_feedback`` is true: it is added to the next step's gradient, so
+    that no part of any gradient is lost, only delayed (the residuals of all
+    ranks sum to what the result missed). Without it each result is an
+    unbiased estimate of the exact sum. Error feedback suits 4 and 8 bits:
+    at 2 bits (ternary) the rounding's variance can exceed the gradient's
+    size, and fed back the residual grows. Host (NumPy) gradients; one call
+    in flight at a time.
+    """
+
+    def __init__(self, size, bits=8, bucket_size=512, dtype=np.float32, scale="max", seed=0, error_feedback=False):
+        self.size = integer(size, "size", 1, INT64_MAX)
+        self.bits = integer(bits, "bits", 0, 64)
+        if self.bits not in BITS:
+            raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
+        self.bucket_size = integer(bucket_size, "bucket_size", 1, INT64_MAX)
+        if scale not in SCALES:
+            raise InvalidArgumentError(f"scale must be one of {', '.join(map(repr, SCALES))}, not {scale!r}")
+        self.scale, self.seed = scale, integer(seed, "seed", 0, 2**64 - 1)
+        self.dtype = supported_dtype(dtype, "dtype", (np.dtype(np.float32), np.dtype(np.float64)))
+        self.error_feedback = bool(error_feedback)
+        self.residual = np.zeros(self.size, self.dtype) if self.error_feedback else None
+        self._send = np.empty(self.size, self.dtype) if self.error_feedback else None
+
+    def _input(self, gradient):
+        """What this step sends: the gradient, plus the residual with error feedback."""
+        acquired = acquire(gradient, "gradient")
+        if acquired.kind != HOST:
+            raise DatatypeError("QSGDCompressor takes host (NumPy) gradients")
+        flat = acquired.array
+        if not flat.flags.c_contiguous:
+            raise InvalidArgumentError("gradient is not C-contiguous; pass numpy.ascontiguousarray(gradient)")
+        flat = flat.reshape(-1)
+        if flat.size != self.size:
+            raise InvalidArgumentError(f"gradient has {flat.size} elements, compressor {self.size}")
+        if flat.dtype != self.dtype:
+            raise DatatypeError(f"gradient has dtype {flat.dtype}, compressor {self.dtype}")
+        if not self.error_feedback:
+            return flat
+        np.add(flat, self.residual, out=self._send)
+        return self._send
+
+    def iallreduce(self, gradient, recvbuf=None, *, comm=None):
+        """Collective: starts the sum of every rank's gradient; returns a
+        :class:`partial4py.Request` whose ``wait()`` returns it."""
+        # The local checks are agreed, so that a bad gradient on one rank raises on every rank.
+        send = agree_on(lib_comm(comm), lambda: self._input(gradient))
+        return iquantized_allreduce(send, recvbuf, bits=self.bits, bucket_size=self.bucket_size, seed=self.seed,
+                                    scale=self.scale, residual=self.residual, comm=comm)
+
+    def allreduce(self, gradient, recvbuf=None, *, comm=None):
+        """Collective: the sum of every rank's gradient (see iallreduce)."""
+        return self.iallreduce(gradient, recvbuf, comm=comm).wait()
+
+    def reset(self):
+        """Forgets the residual (e.g. after loading a checkpoint)."""
+        if self.residual is not None:
+            self.residual[...] = 0

@@ -1,6 +1,7 @@
 """PyTorch integration (``pip install partial4py[torch]``): an optimizer
 wrapper that averages gradients across MPI ranks with a partial allreduce
-(solo, majority, sync, or a quorum k) or with top-k sparse allreduce. Each
+(solo, majority, sync, or a quorum k), with top-k sparse allreduce, or with
+QSGD-quantized allreduce. Each
 bucket's round starts from gradient hooks during backward.
 
     model = ...; base = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -27,7 +28,7 @@ from ._comm import agree_on, agree_on_values, lib_comm
 from ._keywords import keyword_only
 from ._torch_broadcast import broadcast_object, broadcast_optimizer_state, broadcast_parameters
 from ._torch_ddp import CommHookState, comm_hook, init_process_group
-from .compress import TopKCompressor
+from .compress import QSGDCompressor, TopKCompressor
 from .errors import DatatypeError, InvalidArgumentError
 
 __all__ = ["DistributedOptimizer", "broadcast_parameters", "broadcast_optimizer_state", "broadcast_object",
@@ -178,7 +179,10 @@ class DistributedOptimizer(torch.optim.Optimizer):
         :class:`partial4py.PartialAllreduce` per bucket, and the gradient is
         divided by the number of contributions that round summed;
         "topk": top-k sparsification with error feedback (``density``),
-        summed with :func:`partial4py.isparse_allreduce`, divided by P.
+        summed with :func:`partial4py.isparse_allreduce`, divided by P;
+        "qsgd": QSGD quantization to ``bits`` bits (2, 4 or 8), summed
+        with :func:`partial4py.iquantized_allreduce` (unbiased, the same
+        bits on every rank), divided by P (CPU parameters).
     bucket_bytes: gradients are flattened into buckets of about this size,
         filled from the last parameter to the first.
     backward_passes_per_step: how many backward passes accumulate into the
@@ -201,7 +205,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
     @keyword_only
     def __init__(self, optimizer, params=None, mode="solo", *, comm=None, bucket_bytes=25 * 2**20,
-                 max_staleness=8, timeout=None, density=0.01, backward_passes_per_step=1, overlap=True):
+                 max_staleness=8, timeout=None, density=0.01, backward_passes_per_step=1, overlap=True, bits=8):
         from mpi4py import MPI
         self.comm = comm if comm is not None else MPI.COMM_WORLD
         self.mode = mode
@@ -209,6 +213,7 @@ class DistributedOptimizer(torch.optim.Optimizer):
         self._max_staleness = max_staleness
         self._timeout = timeout
         self._density = density
+        self._bits = bits
         self._overlap = overlap
         self._synchronize_in_step = True
         self.buckets, self._partials, self._compressors, self._hooks = [], [], [], []
@@ -239,17 +244,25 @@ class DistributedOptimizer(torch.optim.Optimizer):
 
         def buckets_and_compressors():
             buckets = prepare()
-            compressors = [TopKCompressor(b.count, density=self._density, dtype=b.dtype) for b in buckets] \
-                if self.mode == "topk" else []
-            return buckets, compressors
+            if self.mode == "topk":
+                return buckets, [TopKCompressor(b.count, density=self._density, dtype=b.dtype) for b in buckets]
+            if self.mode == "qsgd":
+                if not isinstance(buckets[0].send, np.ndarray):
+                    raise DatatypeError('mode="qsgd" takes parameters on the CPU')
+                # Without error feedback: with 2 bits the rounding's variance
+                # exceeds the gradient's size, and fed back it grows.
+                return buckets, [QSGDCompressor(b.count, bits=self._bits, dtype=b.dtype) for b in buckets]
+            return buckets, []
 
         buckets, compressors = agree_on(handle, buckets_and_compressors)
         counts = np.array([b.count for b in buckets], np.int64)
-        agree_on_values(handle, [("topk mode", self.mode == "topk"), ("the number of buckets", len(buckets)),
+        compression = {"topk": 1, "qsgd": 2}.get(self.mode, 0) if isinstance(self.mode, str) else 0
+        agree_on_values(handle, [("compression (0 none, 1 topk, 2 qsgd)", compression),
+                                 ("the number of buckets", len(buckets)),
                                  ("the number of gradient elements", counts.sum()),
                                  ("the buckets' sizes (a CRC-32)", zlib.crc32(counts.tobytes()))])
         self._compressors += compressors
-        if self.mode != "topk":
+        if not compressors:
             # The PartialAllreduce creations agree on mode, dtype and count.
             self._partials += [PartialAllreduce(b.count, dtype=b.dtype, comm=self.comm, mode=self.mode,
                                                 max_staleness=self._max_staleness, timeout=self._timeout)
@@ -285,6 +298,8 @@ class DistributedOptimizer(torch.optim.Optimizer):
         if self.mode == "topk":
             indices, values = self._compressors[index].compress(bucket.send)
             bucket.request = isparse_allreduce(indices, values, bucket.count, comm=self.comm)
+        elif self.mode == "qsgd":
+            bucket.request = self._compressors[index].iallreduce(bucket.send, bucket.recv, comm=self.comm)
         else:
             bucket.request = self._partials[index].start(bucket.send, bucket.recv)
         self._next_to_start += 1
@@ -294,6 +309,9 @@ class DistributedOptimizer(torch.optim.Optimizer):
         returns the number of contributions the round summed."""
         if self.mode == "topk":
             bucket.store_sum(bucket.request.wait().to_dense())
+            contributions = self.comm.Get_size()
+        elif self.mode == "qsgd":
+            bucket.request.wait()  # into recv
             contributions = self.comm.Get_size()
         else:
             contributions = bucket.request.wait().contributions
@@ -359,8 +377,8 @@ class DistributedOptimizer(torch.optim.Optimizer):
         if self._next_to_start:
             raise InvalidArgumentError("a backward pass's rounds are in flight: call step() or synchronize() "
                                        "before flush()")
-        if self.mode == "topk":
-            return
+        if self._compressors:
+            return  # topk and qsgd keep nothing pending (topk's residual goes into the next steps)
         applied = False
         for partial, bucket in zip(self._partials, self.buckets):
             info = partial.flush(bucket.recv)

@@ -3,10 +3,12 @@
  * rank, which makes L the scale, and every other element is a whole level
  * a_i plus a per-rank offset that sums to zero over the ranks. Stage one
  * then rounds nothing, the sum is P * a_i with scale P * L, and stage two
- * rounds nothing either: the result is exactly P * a_i. Then the error
+ * rounds nothing either: the result is exactly P * a_i. Then the residual
+ * of error feedback, which with the result makes the exact sum, and the error
  * agreement: a bad argument or a mismatch on one rank fails every rank. */
 #include "check.h"
 
+#include <math.h>
 #include <string.h>
 
 static int levels(int bits) { return (1 << (bits - 1)) - 1; }
@@ -42,13 +44,13 @@ static void run_case(lp_comm_t comm, int rank, int size, int64_t count, int bits
     if (mode == 1) {
         lp_request_t request;
         CHECK_OK(lp_quantized_iallreduce(send, out, count, datatype, bits, bucket_size, LP_QUANTIZED_SCALE_MAX, 42,
-                                         comm, &request));
+                                         NULL, comm, &request));
         int done = 0;
         while (!done) CHECK_OK(lp_request_test(request, &done));
         CHECK_OK(lp_request_wait(request));
     } else {
         CHECK_OK(lp_quantized_allreduce(send, out, count, datatype, bits, bucket_size, LP_QUANTIZED_SCALE_MAX, 42,
-                                        comm));
+                                        NULL, comm));
     }
     for (int64_t i = 0; i < count; i++) {
         double a = level_of(i, bucket_size, bits);
@@ -63,6 +65,34 @@ static void run_case(lp_comm_t comm, int rank, int size, int64_t count, int bits
     }
     free(send);
     free(recv);
+}
+
+/* Error feedback: the residuals of every rank plus the result make the exact
+ * sum of the inputs (up to float32 rounding in the owner's sum). */
+static void check_residual_conserves(lp_comm_t comm, int rank, int size, int64_t count, int bits)
+{
+    double *x = malloc(sizeof(double) * (size_t)count), *result = malloc(sizeof(double) * (size_t)count);
+    double *residual = malloc(sizeof(double) * (size_t)count), *total = malloc(sizeof(double) * (size_t)count);
+    for (int64_t i = 0; i < count; i++) {
+        uint64_t state = (uint64_t)rank * 1000003u + (uint64_t)i;
+        x[i] = (double)(test_random(&state) % 20001) / 1000.0 - 10.0;
+    }
+    CHECK_OK(lp_quantized_allreduce(x, result, count, LP_FLOAT64, bits, 50, LP_QUANTIZED_SCALE_L2, 7, residual, comm));
+    for (int64_t i = 0; i < count; i++) total[i] = x[i] - residual[i];
+    MPI_Allreduce(MPI_IN_PLACE, total, (int)count, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    double worst = 0;
+    for (int64_t i = 0; i < count; i++) worst = fmax(worst, fabs(total[i] - result[i]));
+    /* float32 sums of |x| <= 10 per rank: a few ulps of 10 * size */
+    if (worst > 1e-5 * 10 * size) {
+        fprintf(stderr, "rank %d: bits %d: residuals miss the sum by %g\n", rank, bits, worst);
+        exit(1);
+    }
+    if (size == 1)
+        for (int64_t i = 0; i < count; i++) CHECK(residual[i] == 0 && result[i] == x[i]);
+    free(x);
+    free(result);
+    free(residual);
+    free(total);
 }
 
 static void check_agreed(lp_result_t rc, lp_result_t expected)
@@ -87,24 +117,26 @@ int main(int argc, char **argv)
                     run_case(comm, rank, size, counts[c], bits, bucket_sizes[b], mode % 2 ? LP_FLOAT64 : LP_FLOAT32,
                              mode);
 
+    for (int bits = 2; bits <= 8; bits *= 2) check_residual_conserves(comm, rank, size, 1234, bits);
+
     float x[16] = {0}, y[16];
-    check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, rank == 0 ? 3 : 4, 8, LP_QUANTIZED_SCALE_MAX, 1, comm),
+    check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, rank == 0 ? 3 : 4, 8, LP_QUANTIZED_SCALE_MAX, 1, NULL, comm),
                  LP_ERR_INVALID_ARGUMENT);
-    check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, rank == size - 1 ? 0 : 8, LP_QUANTIZED_SCALE_MAX, 1,
+    check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, rank == size - 1 ? 0 : 8, LP_QUANTIZED_SCALE_MAX, 1, NULL,
                                         comm),
                  LP_ERR_INVALID_ARGUMENT);
     int32_t ints[16] = {0};
-    check_agreed(lp_quantized_allreduce(ints, ints, 16, LP_INT32, 4, 8, LP_QUANTIZED_SCALE_MAX, 1, comm),
+    check_agreed(lp_quantized_allreduce(ints, ints, 16, LP_INT32, 4, 8, LP_QUANTIZED_SCALE_MAX, 1, NULL, comm),
                  LP_ERR_INVALID_TYPE);
     if (size > 1) {
-        check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, rank == 0 ? 4 : 8, LP_QUANTIZED_SCALE_MAX, 1,
+        check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, rank == 0 ? 4 : 8, LP_QUANTIZED_SCALE_MAX, 1, NULL,
                                             comm),
                      LP_ERR_MISMATCH);
-        check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, 8, LP_QUANTIZED_SCALE_MAX, (uint64_t)rank, comm),
+        check_agreed(lp_quantized_allreduce(x, y, 16, LP_FLOAT32, 4, 8, LP_QUANTIZED_SCALE_MAX, (uint64_t)rank, NULL, comm),
                      LP_ERR_MISMATCH);
     }
     lp_request_t request;
-    check_agreed(lp_quantized_iallreduce(x, y, 16, LP_FLOAT32, 4, 8, (lp_quantized_scale_t)7, 1, comm, &request),
+    check_agreed(lp_quantized_iallreduce(x, y, 16, LP_FLOAT32, 4, 8, (lp_quantized_scale_t)7, 1, NULL, comm, &request),
                  LP_ERR_INVALID_ARGUMENT);
     CHECK(request == NULL);
     CHECK(lp_quantized_wire_bytes(1000, 4, 512) == 2 * 4 + 256 + 244);

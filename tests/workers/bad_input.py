@@ -16,7 +16,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
-from partial4py.compress import TopKCompressor
+from partial4py.compress import QSGDCompressor, TopKCompressor
 from partial4py.sparse import predict_seconds, select_algorithm
 from _worker import main, raised, report
 
@@ -140,6 +140,12 @@ QUANTIZED = {  # name -> (function, {argument: bad value maker})
     "iquantized_recv_dtype": ("iquantized", {"recvbuf": lambda: recv(np.float64)}),
     "quantized_recv_readonly": ("quantized", {"recvbuf": lambda: readonly(dtype=np.float32)}),
     "quantized_send_none": ("iquantized", {"sendbuf": lambda: None}),
+    "quantized_residual_size": ("quantized", {"residual": lambda: recv(np.float32, COUNT - 1)}),
+    "iquantized_residual_dtype": ("iquantized", {"residual": lambda: recv(np.float64)}),
+    "quantized_residual_readonly": ("quantized", {"residual": lambda: readonly(dtype=np.float32)}),
+    "qsgd_gradient_size": ("qsgd", {"sendbuf": lambda: np.ones(COUNT + 2, np.float32)}),
+    "qsgd_gradient_dtype": ("qsgd", {"sendbuf": lambda: np.ones(COUNT, np.float64)}),
+    "qsgd_gradient_noncontiguous": ("qsgd", {"sendbuf": lambda: np.ones(2 * COUNT, np.float32)[::2]}),
 }
 
 
@@ -151,6 +157,9 @@ def quantized_case(name, bad):
         arguments.update({key: make() for key, make in bad_arguments.items()})
     if function == "quantized":
         return lambda: partial4py.quantized_allreduce(**arguments)
+    if function == "qsgd":
+        compressor = QSGDCompressor(COUNT, bits=4, bucket_size=8, error_feedback=True)
+        return lambda: compressor.allreduce(arguments["sendbuf"])
     return lambda: partial4py.iquantized_allreduce(**arguments).wait()
 
 
@@ -260,6 +269,11 @@ LOCAL = {
     "topk_compress_list": lambda: TopKCompressor(100).compress([1.0] * 100),
     "topk_compress_size": lambda: TopKCompressor(100).compress(np.ones(99, np.float32)),
     "topk_compress_noncontiguous": lambda: TopKCompressor(100).compress(np.ones(200, np.float32)[::2]),
+    "qsgd_size_zero": lambda: QSGDCompressor(0),
+    "qsgd_bits_5": lambda: QSGDCompressor(100, bits=5),
+    "qsgd_dtype_int32": lambda: QSGDCompressor(100, dtype=np.int32),
+    "qsgd_scale_unknown": lambda: QSGDCompressor(100, scale="mean"),
+    "qsgd_seed_negative": lambda: QSGDCompressor(100, seed=-1),
     "cost_unknown_algorithm": lambda: predict_seconds("bogus", 1000, 10, 4),
     "cost_negative_size": lambda: select_algorithm(-1, 10, 4),
     "cost_nprocs_2_40": lambda: select_algorithm(1000, 10, 2**40),
@@ -272,6 +286,8 @@ def good_local(name):
         return lambda: TopKCompressor(100).compress(gradient())
     if name.startswith("topk"):
         return lambda: TopKCompressor(100)
+    if name.startswith("qsgd"):
+        return lambda: QSGDCompressor(100)
     return lambda: select_algorithm(1000, 10, 4)
 
 
@@ -294,14 +310,17 @@ TORCH = {
     "torch_backward_passes_float": {"backward_passes_per_step": 1.5},
     "torch_topk_density_string": {"mode": "topk", "density": "x"},
     "torch_topk_bucket_bytes_string": {"mode": "topk", "bucket_bytes": "x"},
+    "torch_qsgd_bits_3": {"mode": "qsgd", "bits": 3},
+    "torch_qsgd_bits_string": {"mode": "qsgd", "bits": "4"},
 }
 
 
 def torch_case(name, bad):
     import torch
     from partial4py.torch import DistributedOptimizer
-    options = {"mode": "topk" if "topk" in name else "sync", "bucket_bytes": 64, "max_staleness": 8,
-               "timeout": 30, "density": 0.5, "frozen": False, "half": False}
+    mode = "topk" if "topk" in name else "qsgd" if "qsgd" in name else "sync"
+    options = {"mode": mode, "bucket_bytes": 64, "max_staleness": 8, "timeout": 30, "density": 0.5, "bits": 4,
+               "frozen": False, "half": False}
     if bad:
         options.update(TORCH[name])
     frozen, half = options.pop("frozen"), options.pop("half")

@@ -6,6 +6,7 @@ import numpy as np
 from mpi4py import MPI
 
 import partial4py
+import partial4py.compress
 from _worker import digest, main, rank_input, report, run_cases
 
 
@@ -140,12 +141,33 @@ def edges(args, comm):
             "others_finite": bool(np.isfinite(np.delete(result, np.flatnonzero(np.isnan(result)))).all())}
 
 
+def feedback(args, comm):
+    """Steps of QSGDCompressor with error feedback: what the results missed
+    is in the residuals, so the results plus every rank's residual make the
+    exact sum of every gradient of every step."""
+    size, rank, case = comm.Get_size(), comm.Get_rank(), args["case"]
+    compressor = partial4py.compress.QSGDCompressor(case["count"], bits=case["bits"],
+                                                    bucket_size=case["bucket_size"], dtype=case["dtype"],
+                                                    scale=case["scale"], seed=3, error_feedback=True)
+    results, exact = 0.0, 0.0
+    for step in range(args["steps"]):
+        inputs = [rank_input(case["seed"] + step, r, case["count"], case["dtype"], -100, 100) for r in range(size)]
+        results = results + compressor.allreduce(inputs[rank], comm=comm).astype(np.float64)
+        exact = exact + np.sum([x.astype(np.float64) for x in inputs], axis=0)
+    residuals = comm.allreduce(compressor.residual.astype(np.float64))
+    missed = np.abs(results + residuals - exact).max()
+    plain = partial4py.compress.QSGDCompressor(case["count"], bits=case["bits"], dtype=case["dtype"])
+    plain_error = np.abs(plain.allreduce(inputs[rank], comm=comm) - np.sum(inputs, axis=0)).max()
+    return {"missed": float(missed), "scale": float(np.abs(exact).max()), "digest": digest(results),
+            "residual_nonzero": bool(np.any(compressor.residual != 0)), "plain_error": float(plain_error)}
+
+
 def body(args):
     world = MPI.COMM_WORLD
     if "cases" in args:
         run_cases(args, run_case)
         return
-    kind = {"statistics": statistics, "edges": edges}[args["kind"]]
+    kind = {"statistics": statistics, "edges": edges, "feedback": feedback}[args["kind"]]
     report(**kind(args, world))
 
 

@@ -25,6 +25,7 @@ CASES = {
     # (what every rank passes, what the differing rank passes)
     "topk_on_one_rank": ({"mode": "sync"}, {"mode": "topk"}),
     "sync_on_one_rank": ({"mode": "topk"}, {"mode": "sync"}),
+    "qsgd_on_one_rank": ({"mode": "topk"}, {"mode": "qsgd"}),
     "topk_extra_bucket": ({"mode": "topk"}, {"mode": "topk", "extra_first": True}),
     "sync_extra_parameter_first": ({"mode": "sync"}, {"mode": "sync", "extra_first": True}),
     "solo_extra_parameter_last": ({"mode": "solo"}, {"mode": "solo", "extra_last": True}),

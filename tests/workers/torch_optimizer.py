@@ -6,7 +6,7 @@ import torch
 from mpi4py import MPI
 
 import partial4py.torch
-from _worker import main, report
+from _worker import digest, main, report
 
 
 def make_model(device):
@@ -45,13 +45,13 @@ def check_sync_average(comm, device):
     return worst, len(optimizer.buckets)
 
 
-def solo_training_loss(comm, mode, device):
+def solo_training_loss(comm, mode, device, bits):
     rank = comm.Get_rank()
     model = make_model(device)
     generator = torch.Generator().manual_seed(rank)
     losses = []
     with partial4py.torch.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.05),
-                                               model.parameters(), mode=mode, comm=comm) as optimizer:
+                                               model.parameters(), mode=mode, comm=comm, bits=bits) as optimizer:
         for epoch in range(4):
             for _ in range(30):
                 x = torch.randn(32, 6, generator=generator).to(device)
@@ -61,7 +61,8 @@ def solo_training_loss(comm, mode, device):
                 optimizer.step()
                 losses.append(float(loss))
             optimizer.flush()
-    return float(np.mean(losses[:10])), float(np.mean(losses[-10:]))
+    parameters = torch.cat([p.detach().cpu().reshape(-1) for p in model.parameters()]).numpy()
+    return float(np.mean(losses[:10])), float(np.mean(losses[-10:])), digest(parameters)
 
 
 def body(args):
@@ -71,8 +72,8 @@ def body(args):
         torch.cuda.set_device(comm.Get_rank() % torch.cuda.device_count())
         device = torch.device("cuda", torch.cuda.current_device())
     worst, nbuckets = check_sync_average(comm, device)
-    first, last = solo_training_loss(comm, args.get("mode", "solo"), device)
-    report(worst_error=worst, buckets=nbuckets, first_loss=first, last_loss=last)
+    first, last, parameters = solo_training_loss(comm, args.get("mode", "solo"), device, args.get("bits", 8))
+    report(worst_error=worst, buckets=nbuckets, first_loss=first, last_loss=last, parameters=parameters)
 
 
 main(body)

@@ -22,6 +22,7 @@ struct quantized_op {
     lp_comm_t comm;
     const void *sendbuf;
     void *recvbuf;
+    void *residual;       /* NULL, or where this rank's rounding error goes */
     lp_datatype_t datatype;
     lp_quantized_scale_t scale;
     struct lp_quantized_layout layout;
@@ -33,6 +34,7 @@ struct quantized_op {
     float *sum;           /* this rank's block, summed in float32 */
     float *converted;     /* one float64 bucket as float32 */
     uint8_t *codes;       /* one bucket's byte codes */
+    float *decoded;       /* one bucket decoded, for the residual */
     MPI_Request *requests;
     int64_t nrequests, capacity;
 };
@@ -46,10 +48,12 @@ int64_t lp_quantized_wire_bytes(int64_t count, int bits, int64_t bucket_size)
     return lp_quantized_block_offset(&layout, 1);
 }
 
-static lp_result_t check_args(const void *sendbuf, const void *recvbuf, int64_t count, lp_datatype_t datatype,
-                              int bits, int64_t bucket_size, lp_quantized_scale_t scale)
+static lp_result_t check_args(const void *sendbuf, const void *recvbuf, const void *residual, int64_t count,
+                              lp_datatype_t datatype, int bits, int64_t bucket_size, lp_quantized_scale_t scale)
 {
     LP_TRY(lp_check_reduction_args(sendbuf, recvbuf, count, datatype, LP_SUM));
+    if (residual != NULL && count > 0 && (residual == sendbuf || residual == recvbuf))
+        return lp_fail(LP_ERR_INVALID_ARGUMENT, "residual must be a buffer of its own, not sendbuf or recvbuf");
     if (datatype != LP_FLOAT32 && datatype != LP_FLOAT64)
         return lp_fail(LP_ERR_INVALID_TYPE, "quantized allreduce takes float32 or float64, not %s",
                        lp_datatype_names[datatype]);
@@ -69,6 +73,7 @@ static void op_destroy(struct quantized_op *op)
     lp_scratch_free(op->sum);
     free(op->converted);
     free(op->codes);
+    free(op->decoded);
     free(op->requests);
     free(op);
 }
@@ -95,14 +100,14 @@ static int64_t exchange_requests(const struct quantized_op *op)
 }
 
 /* Everything a call allocates, before the agreement: past it nothing can fail but MPI. */
-static lp_result_t op_create(lp_comm_t comm, const void *sendbuf, void *recvbuf, int64_t count,
+static lp_result_t op_create(lp_comm_t comm, const void *sendbuf, void *recvbuf, void *residual, int64_t count,
                              lp_datatype_t datatype, int bits, int64_t bucket_size, lp_quantized_scale_t scale,
                              uint64_t seed, struct quantized_op **out)
 {
     struct quantized_op *op = calloc(1, sizeof *op);
     if (op == NULL) return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate a quantized allreduce");
-    *op = (struct quantized_op){.comm = comm, .sendbuf = sendbuf, .recvbuf = recvbuf, .datatype = datatype,
-                                .scale = scale, .seed = seed};
+    *op = (struct quantized_op){.comm = comm, .sendbuf = sendbuf, .recvbuf = recvbuf, .residual = residual,
+                                .datatype = datatype, .scale = scale, .seed = seed};
     op->layout = lp_quantized_layout(count, bits, bucket_size, comm->size);
     *out = op;
     if (comm->size == 1 || count == 0) return LP_SUCCESS; /* nothing travels */
@@ -115,9 +120,10 @@ static lp_result_t op_create(lp_comm_t comm, const void *sendbuf, void *recvbuf,
     op->sum = lp_scratch_alloc((size_t)block_elements(op, comm->rank) * sizeof(float) + 1);
     op->codes = malloc((size_t)longest_bucket);
     op->converted = datatype == LP_FLOAT64 ? malloc((size_t)longest_bucket * sizeof(float)) : NULL;
+    op->decoded = residual != NULL ? malloc((size_t)longest_bucket * sizeof(float)) : NULL;
     op->requests = malloc((size_t)(op->capacity + 1) * sizeof *op->requests);
     if (op->wire == NULL || op->inbox == NULL || op->sum == NULL || op->codes == NULL || op->requests == NULL ||
-        (datatype == LP_FLOAT64 && op->converted == NULL))
+        (datatype == LP_FLOAT64 && op->converted == NULL) || (residual != NULL && op->decoded == NULL))
         return lp_fail(LP_ERR_NO_MEMORY, "cannot allocate the buffers of a quantized allreduce of %lld elements",
                        (long long)count);
     return LP_SUCCESS;
@@ -153,18 +159,40 @@ static float scale_of(const uint8_t *at)
     return scale;
 }
 
+/* residual = what this rank meant to send of bucket b (its input in stage
+ * one, in the input's precision; its block's sum in stage two) minus what
+ * the others decode of it. Summed over the ranks, the residuals are the
+ * input's sum minus the result: feeding them back loses nothing. */
+static void store_residual(struct quantized_op *op, int64_t b, int stage, const float *sum, float scale,
+                           const uint8_t *payload)
+{
+    const int64_t first = b * op->layout.bucket_size, n = lp_quantized_bucket_length(&op->layout, b);
+    lp_quantized_decode(scale, payload, n, op->layout.bits, op->decoded, LP_FLOAT32);
+    if (op->datatype == LP_FLOAT64) {
+        double *residual = (double *)op->residual + first;
+        const double *input = (const double *)op->sendbuf + first;
+        for (int64_t i = 0; i < n; i++) residual[i] = (stage == 0 ? input[i] : (double)sum[i]) - op->decoded[i];
+    } else {
+        float *residual = (float *)op->residual + first;
+        const float *input = stage == 0 ? (const float *)op->sendbuf + first : sum;
+        for (int64_t i = 0; i < n; i++) residual[i] = input[i] - op->decoded[i];
+    }
+}
+
 /* Quantizes buckets of block from x(b) into base, the block's bytes, with stage's random numbers. */
 static void encode_block(struct quantized_op *op, int block, int stage, uint8_t *base)
 {
     const int64_t end = lp_quantized_first_bucket(&op->layout, block + 1);
     const int64_t block_first_element = lp_quantized_first_bucket(&op->layout, block) * op->layout.bucket_size;
     for (int64_t b = lp_quantized_first_bucket(&op->layout, block); b < end; b++) {
-        const float *x = stage == 0 ? input_bucket(op, b)
-                                    : op->sum + (b * op->layout.bucket_size - block_first_element);
+        const float *sum = stage == 0 ? NULL : op->sum + (b * op->layout.bucket_size - block_first_element);
+        const float *x = stage == 0 ? input_bucket(op, b) : sum;
         const uint64_t key = lp_quantized_key(op->seed, me(op), op->call, b, stage);
+        uint8_t *payload = payload_at(op, base, block, b);
         const float scale = lp_quantized_encode(x, lp_quantized_bucket_length(&op->layout, b), op->layout.bits,
-                                                op->scale, key, payload_at(op, base, block, b), op->codes);
+                                                op->scale, key, payload, op->codes);
         memcpy(scale_at(op, base, block, b), &scale, sizeof scale);
+        if (op->residual != NULL) store_residual(op, b, stage, sum, scale, payload);
     }
 }
 
@@ -289,14 +317,15 @@ static lp_result_t op_progress(struct quantized_op *op, int blocking, int *done)
 
 /* Checks locally, allocates, agrees across ranks, and posts the first exchange. */
 static lp_result_t start(const void *sendbuf, void *recvbuf, int64_t count, lp_datatype_t datatype, int bits,
-                         int64_t bucket_size, lp_quantized_scale_t scale, uint64_t seed, lp_comm_t comm,
-                         struct quantized_op **out)
+                         int64_t bucket_size, lp_quantized_scale_t scale, uint64_t seed, void *residual,
+                         lp_comm_t comm, struct quantized_op **out)
 {
     *out = NULL;
     LP_TRY(lp_check_comm(comm));
     struct quantized_op *op = NULL;
-    lp_result_t rc = check_args(sendbuf, recvbuf, count, datatype, bits, bucket_size, scale);
-    if (rc == LP_SUCCESS) rc = op_create(comm, sendbuf, recvbuf, count, datatype, bits, bucket_size, scale, seed, &op);
+    lp_result_t rc = check_args(sendbuf, recvbuf, residual, count, datatype, bits, bucket_size, scale);
+    if (rc == LP_SUCCESS)
+        rc = op_create(comm, sendbuf, recvbuf, residual, count, datatype, bits, bucket_size, scale, seed, &op);
     static const struct lp_param described[] = {
         LP_PARAM_INT("count"), LP_PARAM_NAMED("dtype", lp_datatype_names), LP_PARAM_INT("bits"),
         LP_PARAM_INT("bucket_size"), LP_PARAM_NAMED("scale", scale_names), LP_PARAM_INT("seed"),
@@ -310,7 +339,9 @@ static lp_result_t start(const void *sendbuf, void *recvbuf, int64_t count, lp_d
     op->call = comm->op_sequence;
     op->tag_base = lp_comm_next_tag_base(comm);
     if (comm->size == 1 || count == 0) {
-        if (sendbuf != recvbuf && count > 0) memcpy(recvbuf, sendbuf, (size_t)(count * lp_datatype_size(datatype)));
+        const size_t bytes = (size_t)(count * lp_datatype_size(datatype));
+        if (sendbuf != recvbuf && count > 0) memcpy(recvbuf, sendbuf, bytes);
+        if (residual != NULL && count > 0) memset(residual, 0, bytes); /* nothing was rounded */
         op->stage = STAGE_DONE;
     } else {
         rc = start_reduce_scatter(op);
@@ -326,10 +357,10 @@ static lp_result_t start(const void *sendbuf, void *recvbuf, int64_t count, lp_d
 
 lp_result_t lp_quantized_allreduce(const void *sendbuf, void *recvbuf, int64_t count, lp_datatype_t datatype,
                                    int bits, int64_t bucket_size, lp_quantized_scale_t scale, uint64_t seed,
-                                   lp_comm_t comm)
+                                   void *residual, lp_comm_t comm)
 {
     struct quantized_op *op;
-    LP_TRY(start(sendbuf, recvbuf, count, datatype, bits, bucket_size, scale, seed, comm, &op));
+    LP_TRY(start(sendbuf, recvbuf, count, datatype, bits, bucket_size, scale, seed, residual, comm, &op));
     int done = 0;
     lp_result_t rc = op_progress(op, 1, &done);
     op_destroy(op);
@@ -353,12 +384,12 @@ static const struct lp_request_ops iquantized_ops = {iquantized_test, iquantized
 
 lp_result_t lp_quantized_iallreduce(const void *sendbuf, void *recvbuf, int64_t count, lp_datatype_t datatype,
                                     int bits, int64_t bucket_size, lp_quantized_scale_t scale, uint64_t seed,
-                                    lp_comm_t comm, lp_request_t *request)
+                                    void *residual, lp_comm_t comm, lp_request_t *request)
 {
     if (request == NULL) return lp_fail(LP_ERR_INVALID_ARGUMENT, "request pointer is NULL");
     *request = NULL;
     struct quantized_op *op;
-    LP_TRY(start(sendbuf, recvbuf, count, datatype, bits, bucket_size, scale, seed, comm, &op));
+    LP_TRY(start(sendbuf, recvbuf, count, datatype, bits, bucket_size, scale, seed, residual, comm, &op));
     lp_result_t rc = lp_request_create(&iquantized_ops, op, request);
     if (rc != LP_SUCCESS) {
         int done = 0;

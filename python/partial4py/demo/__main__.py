@@ -1,13 +1,13 @@
-"""python -m partial4py.demo {eager,topk} [options]   (run under mpirun)"""
+"""python -m partial4py.demo {eager,topk,qsgd} [options]   (run under mpirun)"""
 import argparse
 
-from . import eager, topk
+from . import eager, qsgd, topk
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m partial4py.demo", description=__doc__)
     commands = parser.add_subparsers(dest="demo", required=True)
-    for name, module in (("eager", eager), ("topk", topk)):
+    for name, module in (("eager", eager), ("topk", topk), ("qsgd", qsgd)):
         sub = commands.add_parser(name, help=module.__doc__.splitlines()[0],
                                   description=module.__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
