@@ -7,6 +7,8 @@ against its baseline in the same job:
 * dense ``partial4py.allreduce`` against mpi4py's ``Allreduce``;
 * sparse: every algorithm and ``auto`` at N = 2^24 float32, 0.1% and 1% density,
   against the dense ``MPI_Allreduce`` of the same vector;
+* quantized: 8, 4 and 2 bits at N = 2^24 float32, against the
+  ``MPI_Allreduce`` of the same vector;
 * partial: sync, solo and majority with injected imbalance, against
   ``MPI_Allreduce`` running the same loop.
 
@@ -79,6 +81,7 @@ def run_bed(count, rate, version_text, out_root, quick):
                            out_dir, env),
             "sparse": bench(launch, count, "sparse", ["sparse", "-m", f"{N_BYTES}:{N_BYTES}", "-s", "0.001,0.01",
                                                       "-a", "all", "-f", "-c", *iterations], out_dir, env),
+            "quantized": quantized(launch, count, out_dir, env, iterations),
             "partial": bench(launch, count, "partial", ["partial", "-m", "4096:4096", "-M", "solo,majority,sync",
                                                         "-t", "10", "-e", "0,10,20", "-I", "random:1",
                                                         "-i", "20" if quick else "60", "-x", "5", "-c"],
@@ -91,6 +94,12 @@ def run_bed(count, rate, version_text, out_root, quick):
     subprocess.run([sys.executable, "-m", "partial4py.bench.plot", *plotted, "-o", out_dir],
                    check=True, timeout=300, capture_output=True)
     return {"hosts": count, "rate": rate, "results": results, "traffic": traffic}
+
+
+def quantized(launch, count, out_dir, env, iterations):
+    """QSGD at 8, 4 and 2 bits on 2^24 float32, each result checked against its error bound."""
+    return bench(launch, count, "quantized", ["quantized", "-m", f"{N_BYTES}:{N_BYTES}", "-b", "8,4,2", "-f", "-c",
+                                              *iterations], out_dir, env)
 
 
 SLOW_RATE = "50mbit"
@@ -144,6 +153,12 @@ def summary(beds):
                          f"{r['best']} {r['best_us'] / 1e3:.2f} | {r['auto_over_best']:.2f} | "
                          f"{allgather / 1e3:.2f} | {allgather / r['best_us']:.2f}x | {raw_us / 1e3:.2f} | "
                          f"{r['best_us'] / raw_us:.1f}x |")
+    lines += ["", "| hosts | link | bits | quantized (ms) | MPI_Allreduce (ms) | speedup | bytes on the wire |",
+              "|---|---|---|---|---|---|---|"]
+    for bed in beds:
+        for row in bed["results"]["quantized"]["rows"]:
+            lines.append(f"| {bed['hosts']} | {bed['rate']} | {row['bits']} | {row['avg_us'] / 1e3:.1f} | "
+                         f"{row['MPI_Allreduce(us)'] / 1e3:.1f} | {row['speedup']:.2f}x | {row['wire_bytes']} |")
     lines += ["", "| hosts | link | mode | imbalance (ms) | round (us) | MPI_Allreduce (us) | speedup |",
               "|---|---|---|---|---|---|---|"]
     for bed in beds:

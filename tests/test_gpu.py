@@ -75,7 +75,9 @@ def cases(seed):
     topk = [{"family": "topk", "dtype": dtype, "index_dtype": "int32", "size": 1 + draw(2000),
              "density": density, "steps": 4, "seed": draw(2**32)}
             for dtype in ("float32", "float64") for density in (0.01, 0.3, 1.0)]
-    return dense + sparse + topk  # dense first: the pool is read after them
+    quantized = [{"family": "quantized", "dtype": dtype, "bits": bits, "bucket_size": 64, "count": draw(3000),
+                  "seed": draw(2**32)} for dtype in ("float32", "float64") for bits in (2, 4, 8)]
+    return dense + sparse + topk + quantized  # dense first: the pool is read after them
 
 
 PARTIAL_SPECS = [{"mode": mode, "calls": 24, "count": count, "dtype": dtype}

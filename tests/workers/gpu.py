@@ -1,5 +1,5 @@
-"""CuPy input through allreduce, iallreduce, sparse_allreduce and
-TopKCompressor, each checked on the rank against the same data through the
+"""CuPy input through allreduce, iallreduce, sparse_allreduce,
+TopKCompressor and quantized_allreduce, each checked on the rank against the same data through the
 NumPy path: equal bit for bit where the arithmetic is exact (integer values,
 or the same additions in the same order), else within rounding. Digests go
 back to the launcher, which checks that every rank got the same bits."""
@@ -121,7 +121,31 @@ def topk_case(case, comm):
     return digests
 
 
-CASES = {"dense": dense_case, "sparse": sparse_case, "topk": topk_case}
+def quantized_case(case, comm):
+    """The quantized allreduce of a CuPy array (staged through the host) gives
+    the NumPy path's bits. Each runs as the first call on a fresh duplicate
+    of comm, so both draw the same random numbers."""
+    host = rank_input(case["seed"], comm.Get_rank(), case["count"], case["dtype"])
+    options = {"bits": case["bits"], "bucket_size": case["bucket_size"], "seed": case["seed"]}
+    digests = []
+    for nonblocking in (False, True):
+        on_host, on_gpu = comm.Dup(), comm.Dup()
+        try:
+            reference = partial4py.quantized_allreduce(host, comm=on_host, **options)
+            send = cupy.asarray(host)
+            if nonblocking:
+                ours = partial4py.iquantized_allreduce(send, comm=on_gpu, **options).wait()
+            else:
+                ours = partial4py.quantized_allreduce(send, comm=on_gpu, **options)
+            assert isinstance(ours, cupy.ndarray)
+            digests.append(check_same(on_this_gpu(ours), reference, True))
+        finally:
+            on_host.Free()
+            on_gpu.Free()
+    return digests
+
+
+CASES = {"dense": dense_case, "sparse": sparse_case, "topk": topk_case, "quantized": quantized_case}
 
 
 def body(args):
