@@ -5,7 +5,9 @@ figures in DIR (default: the folder of the first file):
 
 * ``latency.png``: latency against message size, ours and the baseline;
 * ``sparse_speedup.png``: sparse speedup over dense against density, per algorithm;
-* ``partial_throughput.png``: partial-allreduce throughput against imbalance, per mode.
+* ``partial_throughput.png``: partial-allreduce throughput against imbalance, per mode;
+* ``quantized_speedup.png``: quantized speedup over MPI_Allreduce against message size,
+  per bit width and file (a file's name, less ``.json``, tells its runs apart).
 
 Each figure is drawn only when some file has the rows it needs.
 """
@@ -46,7 +48,7 @@ def _draw_series(ax, series, label):
 
 def latency(results, out):
     files = [r for r in results if r["rows"] and "size" in r["rows"][0] and "density" not in r["rows"][0]
-             and "imbalance_ms" not in r["rows"][0]]
+             and "imbalance_ms" not in r["rows"][0] and "bits" not in r["rows"][0]]
     if not files:
         return None
     fig, ax = _axes("latency vs message size", "message size (bytes)", "latency (µs)", logx=True, logy=True)
@@ -89,6 +91,26 @@ def partial_throughput(results, out):
     return _save(fig, ax, os.path.join(out, "partial_throughput.png"))
 
 
+def quantized_speedup(results, out):
+    files = [r for r in results if r["rows"] and "bits" in r["rows"][0]]
+    if not files:
+        return None
+    fig, ax = _axes("quantized allreduce speedup over MPI_Allreduce", "message size (bytes of float32)",
+                    "speedup (×)", logx=True, logy=True)
+    # Colour: the bit width; marker: the file (one run set, e.g. one bed).
+    colours = {2: "tab:red", 4: "tab:blue", 8: "tab:green"}
+    markers = dict(zip(sorted({r["label"] for r in files}), "osD^v<>p*h"))
+    series = defaultdict(list)
+    for r in files:
+        for row in r["rows"]:
+            series[(r["label"], int(row["bits"]))].append((row["size"], row["speedup"]))
+    for (label, bits), points in sorted(series.items()):
+        ax.plot(*zip(*sorted(points)), marker=markers[label], markersize=5, color=colours.get(bits, "black"),
+                label=f"{bits} bits, {label}")
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    return _save(fig, ax, os.path.join(out, "quantized_speedup.png"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m partial4py.bench.plot", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,10 +120,10 @@ def main(argv=None):
     results = []
     for name in args.files:
         with open(name) as f:
-            results.append(json.load(f))
+            results.append(dict(json.load(f), label=os.path.splitext(os.path.basename(name))[0]))
     out = args.out or os.path.dirname(os.path.abspath(args.files[0]))
     os.makedirs(out, exist_ok=True)
-    for figure in (latency, sparse_speedup, partial_throughput):
+    for figure in (latency, sparse_speedup, partial_throughput, quantized_speedup):
         path = figure(results, out)
         if path:
             print(path)
