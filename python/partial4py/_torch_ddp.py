@@ -1,8 +1,9 @@
 """torch.distributed for MPI jobs (re-exported by partial4py.torch): a
 rendezvous over mpi4py, so that a job launched by mpirun or srun needs no
 MASTER_ADDR or MASTER_PORT, and a DistributedDataParallel communication
-hook that averages each gradient bucket with partial4py's dense (sync) or
-top-k sparse (topk) allreduce instead of the process group's.
+hook that averages each gradient bucket with partial4py's dense (sync),
+top-k sparse (topk) or QSGD-quantized (qsgd) allreduce instead of the
+process group's.
 
 The partial modes (solo, majority, a quorum) are not offered here: DDP
 resolves every bucket's future with this step's average on every rank in
@@ -15,11 +16,11 @@ import torch
 import torch.distributed as dist
 from mpi4py import MPI
 
-from . import allreduce, sparse_allreduce
-from .compress import TopKCompressor
+from . import allreduce, quantized_allreduce, sparse_allreduce
+from .compress import QSGDCompressor, TopKCompressor
 from .errors import Error, InvalidArgumentError
 
-HOOK_MODES = ("sync", "topk")
+HOOK_MODES = ("sync", "topk", "qsgd")
 
 
 def _rendezvous_address(comm):
@@ -60,18 +61,23 @@ def init_process_group(backend="gloo", *, comm=None, **options):
 class CommHookState:
     """The state of :func:`comm_hook`: the communicator (default
     ``MPI.COMM_WORLD``, whose ranks must be the process group's), the mode,
-    'sync' (dense average) or 'topk' (top-k sparse allreduce with error
-    feedback per bucket, ``density`` of each bucket's entries per step)."""
+    'sync' (dense average), 'topk' (top-k sparse allreduce with error
+    feedback per bucket, ``density`` of each bucket's entries per step) or
+    'qsgd' (quantized allreduce at ``bits`` bits, the same bits on every
+    rank)."""
 
-    def __init__(self, mode="sync", *, comm=None, density=0.01):
+    def __init__(self, mode="sync", *, comm=None, density=0.01, bits=8):
         if mode not in HOOK_MODES:
             raise InvalidArgumentError(f"comm_hook mode {mode!r} is not one of {HOOK_MODES}; the partial modes "
                                        "need DistributedOptimizer")
-        self.mode, self.density = mode, density
+        self.mode, self.density, self.bits = mode, density, bits
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self._compressors = {}
+        # A bad density or bit width raises here, not inside backward.
         if mode == "topk":
-            TopKCompressor(1, density=density)  # a bad density raises here, not inside backward
+            TopKCompressor(1, density=density)
+        if mode == "qsgd":
+            QSGDCompressor(1, bits=bits)
 
     def compressor(self, index, tensor):
         """Bucket index's compressor; a new one when DDP rebuilt its buckets
@@ -94,6 +100,8 @@ def comm_hook(state, bucket):
     size = state.comm.Get_size()
     if state.mode == "sync":
         allreduce(MPI.IN_PLACE, tensor, comm=state.comm)
+    elif state.mode == "qsgd":
+        quantized_allreduce(MPI.IN_PLACE, tensor, bits=state.bits, comm=state.comm)
     else:
         flat = tensor.detach().cpu().numpy()
         indices, values = state.compressor(bucket.index(), tensor).compress(flat)

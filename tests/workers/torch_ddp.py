@@ -1,7 +1,7 @@
 """partial4py.torch's DDP support under mpirun: init_process_group
 rendezvouses without MASTER_ADDR/MASTER_PORT; a DDP model with comm_hook in
 sync mode follows the same parameters as one on gloo's own allreduce (same
-seed, same per-rank data); topk mode trains and keeps the ranks identical;
+seed, same per-rank data); topk and qsgd modes train and keep the ranks identical;
 a partial mode is refused."""
 import os
 
@@ -63,11 +63,16 @@ def body(args):
     sparse = torch.nn.parallel.DistributedDataParallel(make_model(), bucket_cap_mb=0.001)
     sparse.register_comm_hook(pt.CommHookState("topk", density=0.3), pt.comm_hook)
     topk_losses = train(sparse, rank, lr=0.05, steps=5 * STEPS)
+    quantized = torch.nn.parallel.DistributedDataParallel(make_model(), bucket_cap_mb=0.001)
+    quantized.register_comm_hook(pt.CommHookState("qsgd", bits=4), pt.comm_hook)
+    qsgd_losses = train(quantized, rank, lr=0.05, steps=5 * STEPS)
     refused = raised(lambda: pt.CommHookState("solo"))
+    bad_bits = raised(lambda: pt.CommHookState("qsgd", bits=3))
     report(had_master=had_master, group=[dist.get_rank(), dist.get_world_size()],
            backend=dist.get_backend(),
            reference=flat_parameters(reference).tolist(), hooked=flat_parameters(hooked).tolist(),
-           topk=digest(flat_parameters(sparse)), topk_losses=topk_losses, refused=refused)
+           topk=digest(flat_parameters(sparse)), topk_losses=topk_losses, refused=refused,
+           qsgd=digest(flat_parameters(quantized)), qsgd_losses=qsgd_losses, bad_bits=bad_bits)
     dist.destroy_process_group()
 
 
