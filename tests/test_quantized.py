@@ -35,6 +35,14 @@ def test_on_subcommunicators(cases):
         assert_identical_digests(results, color)
 
 
+@pytest.mark.parametrize("nprocs", [8, 16])
+def test_many_ranks(nprocs):
+    # More ranks than buckets (some blocks empty) and more buckets than ranks, oversubscribed.
+    cases = [{"dtype": "float32", "bits": b, "bucket_size": 32, "count": count, "scale": "max", "seed": 4,
+              "qseed": 2, "mode": m} for b in (2, 8) for count in (100, 5000) for m in ("blocking", "nonblocking")]
+    assert_identical_digests(run_mpi(nprocs, "quantized", {"cases": cases}, timeout=180))
+
+
 def test_chunked_messages():
     # LP_MAX_MPI_COUNT cuts each message into MPI calls of 97 bytes, the
     # path of blocks above 2 GiB.
