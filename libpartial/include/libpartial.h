@@ -237,8 +237,9 @@ LP_API lp_result_t lp_sparse_measure_local_costs(double *seconds_per_entry, doub
  * quantizes the sum again; an allgather of those blocks follows, which every
  * rank decodes alike. So every rank gets the same bits, and the same seed
  * and the same sequence of calls on the communicator give the same bits run
- * after run. The random numbers are keyed by (seed, rank, call on the
- * communicator, bucket). One rank sends nothing, and returns its input.
+ * after run. The random numbers are keyed by (seed, rank, the number of
+ * sparse and quantized allreduces called on the communicator before, bucket).
+ * One rank sends nothing, and returns its input.
  * A bucket holding a NaN or an infinity on any rank (or whose sum or scale
  * overflows float32) is NaN in the result, on every rank. */
 

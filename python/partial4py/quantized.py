@@ -74,10 +74,10 @@ def quantized_allreduce(sendbuf, recvbuf=None, *, bits=8, bucket_size=512, seed=
     scale per bucket of ``bucket_size`` elements: ``scale='max'`` (the
     bucket's max |x|) or ``'l2'`` (its L2 norm, as in QSGD). Rounding is
     stochastic, so the expected result is the exact sum; the random numbers
-    come from ``seed``, the rank, the call's place on ``comm`` and the
-    bucket. Every rank gets the same bits. A bucket holding a NaN or an
-    infinity on any rank is NaN in the result. One rank sends nothing and
-    returns its input.
+    come from ``seed``, the rank, the number of sparse and quantized
+    allreduces called on ``comm`` before this one, and the bucket. Every
+    rank gets the same bits. A bucket holding a NaN or an infinity on any
+    rank is NaN in the result. One rank sends nothing and returns its input.
 
     ``recvbuf=None`` allocates the result; ``sendbuf=MPI.IN_PLACE`` (or
     ``sendbuf`` itself as ``recvbuf``) reduces in place. float32 and
