@@ -18,7 +18,7 @@ import numpy as np
 from ._arguments import INT64_MAX, integer, real
 from ._buffers import HOST, acquire, supported_dtype
 from ._comm import agree_on, lib_comm
-from .quantized import BITS, SCALES, iquantized_allreduce
+from .quantized import _bit_width, _scale_code, iquantized_allreduce
 from ._gpu import array_module
 from .errors import DatatypeError, InvalidArgumentError
 
@@ -103,12 +103,9 @@ class QSGDCompressor:
 
     def __init__(self, size, bits=8, bucket_size=512, dtype=np.float32, scale="max", seed=0, error_feedback=False):
         self.size = integer(size, "size", 1, INT64_MAX)
-        self.bits = integer(bits, "bits", 0, 64)
-        if self.bits not in BITS:
-            raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
+        self.bits = _bit_width(bits)
         self.bucket_size = integer(bucket_size, "bucket_size", 1, INT64_MAX)
-        if scale not in SCALES:
-            raise InvalidArgumentError(f"scale must be one of {', '.join(map(repr, SCALES))}, not {scale!r}")
+        _scale_code(scale)
         self.scale, self.seed = scale, integer(seed, "seed", 0, 2**64 - 1)
         self.dtype = supported_dtype(dtype, "dtype", (np.dtype(np.float32), np.dtype(np.float64)))
         self.error_feedback = bool(error_feedback)

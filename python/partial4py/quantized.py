@@ -18,6 +18,14 @@ SCALES = {"max": lib.LP_QUANTIZED_SCALE_MAX, "l2": lib.LP_QUANTIZED_SCALE_L2}
 BITS = (2, 4, 8)
 
 
+def _bit_width(bits):
+    """bits as an int, checked to be one of BITS."""
+    bits = integer(bits, "bits", 0, 64)
+    if bits not in BITS:
+        raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
+    return bits
+
+
 def _scale_code(scale):
     try:
         return SCALES[scale]
@@ -42,10 +50,7 @@ def _residual_of(residual, send, reduction):
 
 
 def _prepare(sendbuf, recvbuf, residual, bits, bucket_size, seed, scale):
-    bits = integer(bits, "bits", 0, 64)
-    if bits not in BITS:
-        raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
-    settings = (bits, integer(bucket_size, "bucket_size", 1, INT64_MAX), integer(seed, "seed", 0, 2**64 - 1),
+    settings = (_bit_width(bits), integer(bucket_size, "bucket_size", 1, INT64_MAX), integer(seed, "seed", 0, 2**64 - 1),
                 _scale_code(scale))
     send, datatype, _, reduction = prepare_call(sendbuf, recvbuf, "sum", on_host=True)
     try:
@@ -110,8 +115,5 @@ def wire_bytes(count, bits=8, bucket_size=512):
     """Bytes of one quantized copy of ``count`` elements (scales and packed
     codes). Each rank sends about 2 (P-1)/P times this per call, where a
     float32 ring allreduce sends 2 (P-1)/P * 4 * count."""
-    result = lib.lp_quantized_wire_bytes(integer(count, "count", 0, INT64_MAX), integer(bits, "bits", 0, 64),
-                                         integer(bucket_size, "bucket_size", 1, INT64_MAX))
-    if result < 0:
-        raise InvalidArgumentError(f"bits is {bits}; it must be 2, 4 or 8")
-    return result
+    return lib.lp_quantized_wire_bytes(integer(count, "count", 0, INT64_MAX), _bit_width(bits),
+                                       integer(bucket_size, "bucket_size", 1, INT64_MAX))
